@@ -194,7 +194,7 @@ public sealed class DemoApiServer : IAsyncDisposable
 
         try
         {
-            if (current > _options.MaxConcurrency)
+            if (_options.MaxConcurrency is { } capacity && current > capacity)
             {
                 Interlocked.Increment(ref _rejected);
                 await WriteErrorAsync(context, StatusCodes.Status503ServiceUnavailable, "Too many requests at once.");
