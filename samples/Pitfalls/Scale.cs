@@ -1,0 +1,14 @@
+namespace AsyncPatterns.Samples.Pitfalls;
+
+/// <summary>How big each demonstration is: small in <c>--smoke</c> mode, bigger (and more convincing) otherwise.</summary>
+/// <param name="WorkItems">Pitfall 1: blocking work items queued to the thread pool.</param>
+/// <param name="WorkDuration">Pitfall 1: how long each work item blocks or waits.</param>
+/// <param name="DeadlockTimeout">Pitfall 3: how long to wait before calling it a deadlock.</param>
+/// <param name="Connections">Pitfall 4: jobs that open a connection and get cancelled.</param>
+/// <param name="Requests">Pitfall 5: requests to send.</param>
+internal sealed record Scale(int WorkItems, TimeSpan WorkDuration, TimeSpan DeadlockTimeout, int Connections, int Requests)
+{
+    public static Scale Smoke { get; } = new(WorkItems: 16, WorkDuration: TimeSpan.FromMilliseconds(100), DeadlockTimeout: TimeSpan.FromMilliseconds(500), Connections: 10, Requests: 100);
+
+    public static Scale Full { get; } = new(WorkItems: 32, WorkDuration: TimeSpan.FromMilliseconds(200), DeadlockTimeout: TimeSpan.FromSeconds(2), Connections: 50, Requests: 400);
+}
