@@ -4,7 +4,7 @@ using static AsyncPatterns.Tests.TaskGroups.TaskGroupTestHelpers;
 
 namespace AsyncPatterns.Tests.TaskGroups;
 
-public sealed class TaskGroupTests
+public sealed partial class TaskGroupTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -299,6 +299,7 @@ public sealed class TaskGroupTests
     public async Task Cancel_WithoutFaults_CompletesNormally()
     {
         var childSawCancellation = false;
+        var started = NewGate();
 
         var result = await TaskGroup.RunAsync(group =>
         {
@@ -306,6 +307,7 @@ public sealed class TaskGroupTests
             {
                 try
                 {
+                    started.SetResult();
                     await WaitForCancellationAsync(token);
                 }
                 catch (OperationCanceledException)
@@ -316,7 +318,7 @@ public sealed class TaskGroupTests
             });
             _ = group.Run(async _ =>
             {
-                await Task.Yield();
+                await started.Task;
                 group.Cancel();
             });
             return Task.FromResult("body result");
@@ -1056,7 +1058,7 @@ public sealed class TaskGroupTests
         }
     }
 
-    private static void InterlockedMax(ref int target, int value)
+    internal static void InterlockedMax(ref int target, int value)
     {
         var current = Volatile.Read(ref target);
         while (value > current)
