@@ -40,6 +40,7 @@ public sealed class TaskGroup : IAsyncDisposable
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Queue<IThreadPoolWorkItem>? _queue;
     private List<Exception>? _faults;
+    private HashSet<Exception>? _reported;
     private int _running;
     private int _pending = 1; // the body (or the owner of an await-using group) plus every unfinished child
     private int _cancelReason;
@@ -314,6 +315,16 @@ public sealed class TaskGroup : IAsyncDisposable
 
     internal void ReportFault(Exception exception, string? childName)
     {
+        lock (_lock)
+        {
+            // The body (or a child) that awaits a faulted child rethrows the same exception: it is one fault.
+            _reported ??= new HashSet<Exception>(ReferenceEqualityComparer.Instance);
+            if (!_reported.Add(exception))
+            {
+                return;
+            }
+        }
+
         if (_onChildFaulted is not null)
         {
             bool handled;

@@ -270,6 +270,23 @@ public sealed partial class TaskGroupTests
         siblingCancelled.Should().BeTrue();
     }
 
+    [Fact]
+    public async Task RunAsync_BodyRethrowsAChildsFault_ReportsItOnce()
+    {
+        var act = () => TaskGroup.RunAsync(async group =>
+        {
+            var child = group.Run<int>(async _ =>
+            {
+                await Task.Yield();
+                throw new ChildFaultException("once");
+            });
+            return await child; // the body fails with the very same exception
+        }, cancellationToken: Ct).Guard();
+
+        var thrown = (await act.Should().ThrowAsync<TaskGroupException>()).Which;
+        thrown.InnerExceptions.Should().ContainSingle().Which.As<ChildFaultException>().Id.Should().Be("once");
+    }
+
     // 5. Caller's token, Cancel(), Timeout.
     [Fact]
     public async Task RunAsync_CallerTokenCancelledWithoutFaults_ThrowsOperationCanceledWithCallerToken()
