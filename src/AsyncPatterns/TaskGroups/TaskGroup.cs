@@ -36,6 +36,7 @@ public sealed class TaskGroup : IAsyncDisposable
     private readonly int _maxConcurrency;
     private readonly Func<TaskGroupFault, bool>? _onChildFaulted;
     private readonly string? _name;
+    private readonly bool _ownedByRunAsync;
     private readonly object _lock = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Queue<IThreadPoolWorkItem>? _queue;
@@ -54,7 +55,13 @@ public sealed class TaskGroup : IAsyncDisposable
     /// <param name="cancellationToken">Cancels the group; the group then ends with an <see cref="OperationCanceledException"/> carrying it.</param>
     /// <exception cref="ArgumentException"><see cref="TaskGroupOptions.OnChildFaulted"/> is set with <see cref="TaskGroupMode.FailFast"/>.</exception>
     public TaskGroup(TaskGroupOptions? options = null, CancellationToken cancellationToken = default)
+        : this(options, ownedByRunAsync: false, cancellationToken)
     {
+    }
+
+    private TaskGroup(TaskGroupOptions? options, bool ownedByRunAsync, CancellationToken cancellationToken)
+    {
+        _ownedByRunAsync = ownedByRunAsync;
         if (options is not null)
         {
             if (options.OnChildFaulted is not null && options.Mode != TaskGroupMode.Supervisor)
@@ -103,7 +110,7 @@ public sealed class TaskGroup : IAsyncDisposable
     public static Task RunAsync(Func<TaskGroup, Task> body, TaskGroupOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(body);
-        var group = new TaskGroup(options, cancellationToken);
+        var group = new TaskGroup(options, ownedByRunAsync: true, cancellationToken);
         return group.RunBodyAsync<VoidResult>(body);
     }
 
@@ -119,7 +126,7 @@ public sealed class TaskGroup : IAsyncDisposable
     public static Task<T> RunAsync<T>(Func<TaskGroup, Task<T>> body, TaskGroupOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(body);
-        var group = new TaskGroup(options, cancellationToken);
+        var group = new TaskGroup(options, ownedByRunAsync: true, cancellationToken);
         return group.RunBodyAsync<T>(body);
     }
 
@@ -280,8 +287,14 @@ public sealed class TaskGroup : IAsyncDisposable
     /// <exception cref="TaskGroupException">One or more children faulted.</exception>
     /// <exception cref="OperationCanceledException">No fault, and the caller's token was cancelled.</exception>
     /// <exception cref="TimeoutException">No fault, and the timeout elapsed.</exception>
+    /// <exception cref="InvalidOperationException">The group was created by <see cref="RunAsync(Func{TaskGroup, Task}, TaskGroupOptions?, CancellationToken)"/>.</exception>
     public Task WhenAllAsync()
     {
+        if (_ownedByRunAsync)
+        {
+            throw new InvalidOperationException("WhenAllAsync is for groups created with 'new TaskGroup(...)': RunAsync already waits for this group's children.");
+        }
+
         ReleaseOwner();
         return _completion.Task;
     }
@@ -290,10 +303,16 @@ public sealed class TaskGroup : IAsyncDisposable
     /// Waits for the children. If <see cref="WhenAllAsync"/> was not called (an exception is leaving the
     /// <c>await using</c> block), the group is cancelled first. Never throws: faults are reported by
     /// <see cref="WhenAllAsync"/>, and throwing here would hide the exception leaving the block. Idempotent.
+    /// Does nothing for a group created by <see cref="RunAsync(Func{TaskGroup, Task}, TaskGroupOptions?, CancellationToken)"/>, which owns its lifetime.
     /// </summary>
     /// <returns>A task that completes when every child has finished.</returns>
     public async ValueTask DisposeAsync()
     {
+        if (_ownedByRunAsync)
+        {
+            return; // RunAsync owns this group's lifetime; waiting here, inside its body, would never end.
+        }
+
         if (Volatile.Read(ref _ownerReleased) == 0)
         {
             Cancel();
@@ -480,8 +499,7 @@ public sealed class TaskGroup : IAsyncDisposable
             }
         }
 
-        _ownerReleased = 1;
-        Exit();
+        ReleaseOwner();
         await _completion.Task.ConfigureAwait(false);
         return result;
     }

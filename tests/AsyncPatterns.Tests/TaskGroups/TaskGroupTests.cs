@@ -988,6 +988,66 @@ public sealed partial class TaskGroupTests
     }
 
     [Fact]
+    public async Task WhenAllAsync_OnAGroupOwnedByRunAsync_ThrowsInvalidOperationException()
+    {
+        var childFinished = false;
+        Exception? caught = null;
+
+        await TaskGroup.RunAsync(async group =>
+        {
+            _ = group.Run(async _ =>
+            {
+                await Task.Yield();
+                childFinished = true;
+            });
+            try
+            {
+                await group.WhenAllAsync();
+            }
+            catch (InvalidOperationException ex)
+            {
+                caught = ex;
+            }
+
+            await group.DisposeAsync(); // RunAsync owns the lifetime: nothing to do, and no hang
+        }, cancellationToken: Ct).Guard();
+
+        caught.Should().BeOfType<InvalidOperationException>();
+        childFinished.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task StartAsync_GroupCancelledBeforeSignal_ThrowsOperationCanceledWithTheGroupToken()
+    {
+        OperationCanceledException? caught = null;
+        var childStarted = NewGate();
+        CancellationToken groupToken = default;
+
+        await TaskGroup.RunAsync(async group =>
+        {
+            groupToken = group.Token;
+            var start = group.StartAsync<int>(async (_, token) =>
+            {
+                childStarted.SetResult();
+                await WaitForCancellationAsync(token);
+            }, cancellationToken: Ct);
+
+            await childStarted.Task;
+            group.Cancel();
+            try
+            {
+                await start;
+            }
+            catch (OperationCanceledException ex)
+            {
+                caught = ex;
+            }
+        }, cancellationToken: Ct).Guard();
+
+        caught!.CancellationToken.Should().Be(groupToken);
+    }
+
+    [Fact]
     public void RunAsync_NullBody_ThrowsSynchronously()
     {
         var act = () => { _ = TaskGroup.RunAsync(null!); };
