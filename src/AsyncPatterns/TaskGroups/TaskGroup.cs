@@ -1,0 +1,568 @@
+using AsyncPatterns.TaskGroups.Internal;
+
+namespace AsyncPatterns.TaskGroups;
+
+/// <summary>
+/// Structured concurrency for .NET: a scope that owns the children it starts. The group completes only when its body
+/// and every child have finished; the first real fault cancels the siblings (<see cref="TaskGroupMode.FailFast"/>)
+/// and every fault surfaces, in order, in one <see cref="TaskGroupException"/>. Combines Python's
+/// <c>asyncio.TaskGroup</c>, Trio's nurseries (<see cref="StartAsync{TReady}"/>), Go's <c>errgroup</c>
+/// (<see cref="TaskGroupOptions.MaxConcurrency"/>, <see cref="TryRun"/>) and Java's <c>StructuredTaskScope</c>.
+/// </summary>
+/// <remarks>
+/// <para>Prefer <see cref="RunAsync(Func{TaskGroup, Task}, TaskGroupOptions?, CancellationToken)"/>: it sees an
+/// exception leaving the body. The <c>await using</c> form needs an explicit <see cref="WhenAllAsync"/>.</para>
+/// <para>Children always start on the thread pool, never inline on the caller's stack, and never on the caller's
+/// <see cref="SynchronizationContext"/>. An <see cref="OperationCanceledException"/> counts as cancellation only when
+/// the group's <see cref="Token"/> (or the caller's token) was cancelled; otherwise, such as an <c>HttpClient</c>
+/// timeout, it is a fault.</para>
+/// <para>Every public member is safe to call concurrently, from the body, from children or from other threads.</para>
+/// </remarks>
+public sealed class TaskGroup : IAsyncDisposable
+{
+    private const int ReasonNone = 0;
+    private const int ReasonFault = 1;
+    private const int ReasonExplicit = 2;
+    private const int ReasonCaller = 3;
+    private const int ReasonTimeout = 4;
+    private const string BodyName = "(body)";
+
+    private readonly CancellationTokenSource _cts = new();
+    private readonly CancellationToken _callerToken;
+    private readonly CancellationTokenRegistration _callerRegistration;
+    private readonly ITimer? _timer;
+    private readonly TimeSpan? _timeout;
+    private readonly TaskGroupMode _mode;
+    private readonly int _maxConcurrency;
+    private readonly Func<TaskGroupFault, bool>? _onChildFaulted;
+    private readonly string? _name;
+    private readonly bool _ownedByRunAsync;
+    private readonly object _lock = new();
+    private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Queue<IThreadPoolWorkItem>? _queue;
+    private List<Exception>? _faults;
+    private HashSet<Exception>? _reported;
+    private int _running;
+    private int _pending = 1; // the body (or the owner of an await-using group) plus every unfinished child
+    private int _cancelReason;
+    private int _ownerReleased;
+
+    /// <summary>
+    /// Creates a group for the <c>await using</c> form: start children, then <c>await group.WhenAllAsync()</c>.
+    /// Disposing the group without it cancels the children and waits for them.
+    /// </summary>
+    /// <param name="options">The options, or <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the group; the group then ends with an <see cref="OperationCanceledException"/> carrying it.</param>
+    /// <exception cref="ArgumentException"><see cref="TaskGroupOptions.OnChildFaulted"/> is set with <see cref="TaskGroupMode.FailFast"/>.</exception>
+    public TaskGroup(TaskGroupOptions? options = null, CancellationToken cancellationToken = default)
+        : this(options, ownedByRunAsync: false, cancellationToken)
+    {
+    }
+
+    private TaskGroup(TaskGroupOptions? options, bool ownedByRunAsync, CancellationToken cancellationToken)
+    {
+        _ownedByRunAsync = ownedByRunAsync;
+        if (options is not null)
+        {
+            if (options.OnChildFaulted is not null && options.Mode != TaskGroupMode.Supervisor)
+            {
+                throw new ArgumentException($"{nameof(TaskGroupOptions.OnChildFaulted)} is only used with {nameof(TaskGroupMode)}.{nameof(TaskGroupMode.Supervisor)}.", nameof(options));
+            }
+
+            _mode = options.Mode;
+            _maxConcurrency = options.MaxConcurrency ?? int.MaxValue;
+            _onChildFaulted = options.OnChildFaulted;
+            _name = options.Name;
+            _timeout = options.Timeout;
+            if (_timeout is { } timeout)
+            {
+                _timer = options.TimeProvider.CreateTimer(static state => ((TaskGroup)state!).CancelCore(ReasonTimeout), this, timeout, System.Threading.Timeout.InfiniteTimeSpan);
+            }
+        }
+        else
+        {
+            _maxConcurrency = int.MaxValue;
+        }
+
+        Token = _cts.Token;
+        _callerToken = cancellationToken;
+        if (cancellationToken.CanBeCanceled)
+        {
+            _callerRegistration = cancellationToken.UnsafeRegister(static state => ((TaskGroup)state!).CancelCore(ReasonCaller), this);
+        }
+    }
+
+    /// <summary>Cancelled when the group stops: first fault (fail-fast), <see cref="Cancel"/>, the caller's token or the timeout.
+    /// Children receive it; pass it on to everything they await.</summary>
+    public CancellationToken Token { get; }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> with a new group and completes when the body and every child it started have
+    /// finished, even children that ignore cancellation.
+    /// </summary>
+    /// <param name="body">Starts children with <see cref="Run(Func{CancellationToken, Task}, string?)"/>; an exception it throws is a fault like a child's.</param>
+    /// <param name="options">The options, or <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the group.</param>
+    /// <returns>A task that completes normally when nothing faulted (also after <see cref="Cancel"/>).</returns>
+    /// <exception cref="TaskGroupException">One or more children or the body faulted.</exception>
+    /// <exception cref="OperationCanceledException">No fault, and <paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="TimeoutException">No fault, and <see cref="TaskGroupOptions.Timeout"/> elapsed.</exception>
+    public static Task RunAsync(Func<TaskGroup, Task> body, TaskGroupOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var group = new TaskGroup(options, ownedByRunAsync: true, cancellationToken);
+        return group.RunBodyAsync<VoidResult>(body);
+    }
+
+    /// <summary>Runs <paramref name="body"/> with a new group and returns its result once every child has finished.</summary>
+    /// <typeparam name="T">The body's result type.</typeparam>
+    /// <param name="body">Starts children and computes the result; an exception it throws is a fault like a child's.</param>
+    /// <param name="options">The options, or <see langword="null"/> for the defaults.</param>
+    /// <param name="cancellationToken">Cancels the group.</param>
+    /// <returns>The body's result. After <see cref="Cancel"/> with no fault, whatever the body returned.</returns>
+    /// <exception cref="TaskGroupException">One or more children or the body faulted.</exception>
+    /// <exception cref="OperationCanceledException">No fault, and <paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="TimeoutException">No fault, and <see cref="TaskGroupOptions.Timeout"/> elapsed.</exception>
+    public static Task<T> RunAsync<T>(Func<TaskGroup, Task<T>> body, TaskGroupOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(body);
+        var group = new TaskGroup(options, ownedByRunAsync: true, cancellationToken);
+        return group.RunBodyAsync<T>(body);
+    }
+
+    /// <summary>
+    /// Runs candidates concurrently; the first to succeed wins and the others are cancelled. Results of losers that
+    /// still succeed are disposed when they are <see cref="IAsyncDisposable"/> (or <see cref="IDisposable"/>).
+    /// </summary>
+    /// <typeparam name="T">The result type.</typeparam>
+    /// <param name="candidates">The competing operations; at least one.</param>
+    /// <param name="options">Options for the underlying group (<see cref="TaskGroupOptions.MaxConcurrency"/>,
+    /// <see cref="TaskGroupOptions.Timeout"/>, <see cref="TaskGroupOptions.Name"/>); the mode is not used.</param>
+    /// <param name="cancellationToken">Cancels the race.</param>
+    /// <returns>The winner's result.</returns>
+    /// <exception cref="TaskGroupException">Every candidate faulted; the faults in the order they happened.</exception>
+    public static Task<T> RaceAsync<T>(IEnumerable<Func<CancellationToken, Task<T>>> candidates, TaskGroupOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(candidates);
+        var list = candidates.ToArray();
+        if (list.Length == 0)
+        {
+            throw new ArgumentException("At least one candidate is required.", nameof(candidates));
+        }
+
+        foreach (var candidate in list)
+        {
+            if (candidate is null)
+            {
+                throw new ArgumentException("A candidate is null.", nameof(candidates));
+            }
+        }
+
+        return TaskGroupRace<T>.RunAsync(list, options, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> for every item of <paramref name="source"/> with at most
+    /// <paramref name="maxConcurrency"/> at once, fail-fast, and returns the results in input order.
+    /// </summary>
+    /// <typeparam name="TSource">The item type.</typeparam>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <param name="source">The items; enumerated lazily, one at a time, as workers become free.</param>
+    /// <param name="maxConcurrency">How many bodies may run at once; positive.</param>
+    /// <param name="body">The work for one item; receives the group's token.</param>
+    /// <param name="cancellationToken">Cancels the loop.</param>
+    /// <returns>One result per item, in the order of <paramref name="source"/>.</returns>
+    /// <exception cref="TaskGroupException">A body or the enumeration faulted (the rest was cancelled).</exception>
+    public static Task<IReadOnlyList<TResult>> ForEachAsync<TSource, TResult>(
+        IEnumerable<TSource> source, int maxConcurrency, Func<TSource, CancellationToken, Task<TResult>> body, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxConcurrency);
+        ArgumentNullException.ThrowIfNull(body);
+        return TaskGroupForEach<TSource, TResult>.RunAsync(source, maxConcurrency, body, cancellationToken);
+    }
+
+    /// <summary>
+    /// Runs <paramref name="body"/> for every item of an asynchronous <paramref name="source"/> with at most
+    /// <paramref name="maxConcurrency"/> at once, fail-fast, and returns the results in input order.
+    /// </summary>
+    /// <typeparam name="TSource">The item type.</typeparam>
+    /// <typeparam name="TResult">The result type.</typeparam>
+    /// <param name="source">The items; enumerated with the group's token, one at a time, as workers become free.</param>
+    /// <param name="maxConcurrency">How many bodies may run at once; positive.</param>
+    /// <param name="body">The work for one item; receives the group's token.</param>
+    /// <param name="cancellationToken">Cancels the loop.</param>
+    /// <returns>One result per item, in the order of <paramref name="source"/>.</returns>
+    /// <exception cref="TaskGroupException">A body or the enumeration faulted (the rest was cancelled).</exception>
+    public static Task<IReadOnlyList<TResult>> ForEachAsync<TSource, TResult>(
+        IAsyncEnumerable<TSource> source, int maxConcurrency, Func<TSource, CancellationToken, Task<TResult>> body, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(source);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(maxConcurrency);
+        ArgumentNullException.ThrowIfNull(body);
+        return TaskGroupForEach<TSource, TResult>.RunAsync(source, maxConcurrency, body, cancellationToken);
+    }
+
+    /// <summary>
+    /// Starts a child. It runs on the thread pool (never inline), after any queued children when
+    /// <see cref="TaskGroupOptions.MaxConcurrency"/> is reached. If the group is already cancelled the delegate is not
+    /// run and the returned task is cancelled. Also allowed while the group waits for its last children.
+    /// </summary>
+    /// <param name="work">The child; receives <see cref="Token"/>.</param>
+    /// <param name="name">A name for <see cref="TaskGroupFault.ChildName"/>.</param>
+    /// <returns>The child's task. Its faults are reported by the group, so it need not be awaited.</returns>
+    /// <exception cref="InvalidOperationException">The group has completed.</exception>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "VSTHRD200:Use \"Async\" suffix for async methods", Justification = "Like Task.Run: starts a child and returns its handle; the group awaits it.")]
+    public Task Run(Func<CancellationToken, Task> work, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        var child = new TaskGroupChild<VoidResult>(this, work, name);
+        Start(child, tryOnly: false);
+        return child.Task;
+    }
+
+    /// <summary>Starts a child that returns a result; see <see cref="Run(Func{CancellationToken, Task}, string?)"/>.</summary>
+    /// <typeparam name="T">The child's result type.</typeparam>
+    /// <param name="work">The child; receives <see cref="Token"/>.</param>
+    /// <param name="name">A name for <see cref="TaskGroupFault.ChildName"/>.</param>
+    /// <returns>The child's task with its result.</returns>
+    /// <exception cref="InvalidOperationException">The group has completed.</exception>
+    [System.Diagnostics.CodeAnalysis.SuppressMessage("Usage", "VSTHRD200:Use \"Async\" suffix for async methods", Justification = "Like Task.Run: starts a child and returns its handle; the group awaits it.")]
+    public Task<T> Run<T>(Func<CancellationToken, Task<T>> work, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        var child = new TaskGroupChild<T>(this, work, name);
+        Start(child, tryOnly: false);
+        return child.Task;
+    }
+
+    /// <summary>
+    /// Starts a child unless <see cref="TaskGroupOptions.MaxConcurrency"/> children are already running or queued
+    /// (Go's <c>errgroup.TryGo</c>).
+    /// </summary>
+    /// <param name="work">The child; receives <see cref="Token"/>.</param>
+    /// <param name="name">A name for <see cref="TaskGroupFault.ChildName"/>.</param>
+    /// <returns><see langword="true"/> when the child was accepted, <see langword="false"/> when the group is full.</returns>
+    /// <exception cref="InvalidOperationException">The group has completed.</exception>
+    public bool TryRun(Func<CancellationToken, Task> work, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        return Start(new TaskGroupChild<VoidResult>(this, work, name), tryOnly: true);
+    }
+
+    /// <summary>
+    /// Starts a child and waits until it signals that it is ready (Trio's <c>nursery.start</c>), for example a
+    /// server that is listening. The child keeps running in the group after the signal.
+    /// </summary>
+    /// <typeparam name="TReady">The value the child signals.</typeparam>
+    /// <param name="work">The child: calls its first argument once, when ready; receives a token cancelled by the group,
+    /// and by <paramref name="cancellationToken"/> until the signal.</param>
+    /// <param name="name">A name for <see cref="TaskGroupFault.ChildName"/>.</param>
+    /// <param name="cancellationToken">Cancels the child while it is not yet ready.</param>
+    /// <returns>The signalled value.</returns>
+    /// <exception cref="InvalidOperationException">The child finished without signalling, or the group has completed.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> or the group was cancelled before the signal.</exception>
+    /// <remarks>A fault before the signal surfaces from this method, not from the group; after the signal it is the group's.</remarks>
+    public Task<TReady> StartAsync<TReady>(Func<Action<TReady>, CancellationToken, Task> work, string? name = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return Task.FromCanceled<TReady>(cancellationToken);
+        }
+
+        var child = new TaskGroupStartChild<TReady>(this, work, name, cancellationToken);
+        Start(child, tryOnly: false);
+        return child.Ready;
+    }
+
+    /// <summary>Stops the group gracefully: cancels <see cref="Token"/>; the group then completes normally unless something faulted.</summary>
+    public void Cancel() => CancelCore(ReasonExplicit);
+
+    /// <summary>
+    /// For the <c>await using</c> form: ends the owner's part and waits for every child, with the same outcome as
+    /// <see cref="RunAsync(Func{TaskGroup, Task}, TaskGroupOptions?, CancellationToken)"/>. Calling it again returns the same task.
+    /// </summary>
+    /// <returns>A task that completes when every child has finished.</returns>
+    /// <exception cref="TaskGroupException">One or more children faulted.</exception>
+    /// <exception cref="OperationCanceledException">No fault, and the caller's token was cancelled.</exception>
+    /// <exception cref="TimeoutException">No fault, and the timeout elapsed.</exception>
+    /// <exception cref="InvalidOperationException">The group was created by <see cref="RunAsync(Func{TaskGroup, Task}, TaskGroupOptions?, CancellationToken)"/>.</exception>
+    public Task WhenAllAsync()
+    {
+        if (_ownedByRunAsync)
+        {
+            throw new InvalidOperationException("WhenAllAsync is for groups created with 'new TaskGroup(...)': RunAsync already waits for this group's children.");
+        }
+
+        ReleaseOwner();
+        return _completion.Task;
+    }
+
+    /// <summary>
+    /// Waits for the children. If <see cref="WhenAllAsync"/> was not called (an exception is leaving the
+    /// <c>await using</c> block), the group is cancelled first. Never throws: faults are reported by
+    /// <see cref="WhenAllAsync"/>, and throwing here would hide the exception leaving the block. Idempotent.
+    /// Does nothing for a group created by <see cref="RunAsync(Func{TaskGroup, Task}, TaskGroupOptions?, CancellationToken)"/>, which owns its lifetime.
+    /// </summary>
+    /// <returns>A task that completes when every child has finished.</returns>
+    public async ValueTask DisposeAsync()
+    {
+        if (_ownedByRunAsync)
+        {
+            return; // RunAsync owns this group's lifetime; waiting here, inside its body, would never end.
+        }
+
+        if (Volatile.Read(ref _ownerReleased) == 0)
+        {
+            Cancel();
+            ReleaseOwner();
+        }
+
+        try
+        {
+            await _completion.Task.ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TaskGroupException or OperationCanceledException or TimeoutException)
+        {
+            // Reported by WhenAllAsync; deliberately not rethrown from DisposeAsync.
+        }
+    }
+
+    internal bool IsCancellation(CancellationToken childToken) =>
+        childToken.IsCancellationRequested || Token.IsCancellationRequested || _callerToken.IsCancellationRequested;
+
+    internal void ReportFault(Exception exception, string? childName)
+    {
+        lock (_lock)
+        {
+            // The body (or a child) that awaits a faulted child rethrows the same exception: it is one fault.
+            _reported ??= new HashSet<Exception>(ReferenceEqualityComparer.Instance);
+            if (!_reported.Add(exception))
+            {
+                return;
+            }
+        }
+
+        if (_onChildFaulted is not null)
+        {
+            bool handled;
+            try
+            {
+                handled = _onChildFaulted(new TaskGroupFault(exception, childName, _name));
+            }
+            catch (Exception handlerException)
+            {
+                AddFault(exception);
+                AddFault(handlerException);
+                return;
+            }
+
+            if (handled)
+            {
+                return;
+            }
+        }
+
+        AddFault(exception);
+        if (_mode == TaskGroupMode.FailFast)
+        {
+            CancelCore(ReasonFault);
+        }
+    }
+
+    internal void OnChildFinished()
+    {
+        if (_maxConcurrency != int.MaxValue)
+        {
+            IThreadPoolWorkItem? next = null;
+            lock (_lock)
+            {
+                if (_queue is { Count: > 0 })
+                {
+                    next = _queue.Dequeue(); // the slot passes to the next queued child
+                }
+                else
+                {
+                    _running--;
+                }
+            }
+
+            if (next is not null)
+            {
+                ThreadPool.UnsafeQueueUserWorkItem(next, preferLocal: false);
+            }
+        }
+
+        Exit();
+    }
+
+    private bool Start<T>(TaskGroupChild<T> child, bool tryOnly)
+    {
+        Enter();
+        if (Token.IsCancellationRequested)
+        {
+            child.CompleteWithoutRunning();
+            Exit();
+            return true;
+        }
+
+        if (_maxConcurrency != int.MaxValue)
+        {
+            lock (_lock)
+            {
+                if (_running < _maxConcurrency && _queue is not { Count: > 0 })
+                {
+                    _running++;
+                }
+                else if (tryOnly)
+                {
+                    child.TrySetCanceled(Token);
+                    Exit();
+                    return false;
+                }
+                else
+                {
+                    (_queue ??= new Queue<IThreadPoolWorkItem>()).Enqueue(child);
+                    return true;
+                }
+            }
+        }
+
+        ThreadPool.UnsafeQueueUserWorkItem(child, preferLocal: false);
+        return true;
+    }
+
+    private void Enter()
+    {
+        var pending = Volatile.Read(ref _pending);
+        while (true)
+        {
+            if (pending == 0)
+            {
+                throw new InvalidOperationException(_name is null
+                    ? "The task group has completed: it cannot start more children."
+                    : $"The task group '{_name}' has completed: it cannot start more children.");
+            }
+
+            var seen = Interlocked.CompareExchange(ref _pending, pending + 1, pending);
+            if (seen == pending)
+            {
+                return;
+            }
+
+            pending = seen;
+        }
+    }
+
+    private void Exit()
+    {
+        if (Interlocked.Decrement(ref _pending) == 0)
+        {
+            Complete();
+        }
+    }
+
+    private void ReleaseOwner()
+    {
+        if (Interlocked.Exchange(ref _ownerReleased, 1) == 0)
+        {
+            Exit();
+        }
+    }
+
+    private async Task<T> RunBodyAsync<T>(object body)
+    {
+        var result = default(T)!;
+        try
+        {
+            var task = body is Func<TaskGroup, Task<T>> typed ? typed(this) : ((Func<TaskGroup, Task>)body)(this);
+            if (task is null)
+            {
+                throw new InvalidOperationException("The task group's body returned a null Task.");
+            }
+
+            if (task is Task<T> typedTask)
+            {
+                result = await typedTask.ConfigureAwait(false);
+            }
+            else
+            {
+                await task.ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            if (ex is not OperationCanceledException || !IsCancellation(default))
+            {
+                ReportFault(ex, BodyName);
+            }
+        }
+
+        ReleaseOwner();
+        await _completion.Task.ConfigureAwait(false);
+        return result;
+    }
+
+    private void AddFault(Exception exception)
+    {
+        lock (_lock)
+        {
+            (_faults ??= []).Add(exception);
+        }
+    }
+
+    private void CancelCore(int reason)
+    {
+        if (Interlocked.CompareExchange(ref _cancelReason, reason, ReasonNone) != ReasonNone)
+        {
+            return;
+        }
+
+        try
+        {
+            _cts.Cancel();
+        }
+        catch (AggregateException ex)
+        {
+            // A callback registered on Token threw: that is a fault of the group's code, not a cancellation.
+            AddFault(ex.InnerExceptions.Count == 1 ? ex.InnerExceptions[0] : ex);
+        }
+    }
+
+    private void Complete()
+    {
+        _callerRegistration.Unregister();
+        _timer?.Dispose();
+
+        List<Exception>? faults;
+        lock (_lock)
+        {
+            faults = _faults;
+        }
+
+        if (faults is { Count: > 0 })
+        {
+            var message = _name is null
+                ? $"{faults.Count} fault(s) in the task group; the first: {faults[0].Message}"
+                : $"{faults.Count} fault(s) in the task group '{_name}'; the first: {faults[0].Message}";
+            _completion.TrySetException(new TaskGroupException(message, faults));
+            return;
+        }
+
+        switch (Volatile.Read(ref _cancelReason))
+        {
+            case ReasonTimeout:
+                _completion.TrySetException(new TimeoutException(_name is null
+                    ? $"The task group did not complete within {_timeout}."
+                    : $"The task group '{_name}' did not complete within {_timeout}."));
+                break;
+            case ReasonCaller:
+                _completion.TrySetCanceled(_callerToken);
+                break;
+            default:
+                _completion.TrySetResult();
+                break;
+        }
+    }
+}
