@@ -79,6 +79,10 @@ public static class AsyncCursor
         int prefetch = 0)
         where TKey : IParsable<TKey>, IFormattable
     {
+        ArgumentNullException.ThrowIfNull(fetchAfter);
+        ArgumentNullException.ThrowIfNull(keySelector);
+        ArgumentOutOfRangeException.ThrowIfLessThan(batchSize, 1);
+        ArgumentOutOfRangeException.ThrowIfNegative(prefetch);
         var pages = Paginator.FromKeyset(fetchAfter, keySelector, initialKey, batchSize).WithPrefetch(prefetch).AsPages();
         return KeysetCore(pages, default);
     }
@@ -130,8 +134,25 @@ public static class AsyncCursor
         DbDataReader reader, Func<DbDataReader, T> map, int batchSize, [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         var batch = new List<T>(batchSize);
-        while (await reader.ReadAsync(cancellationToken).ConfigureAwait(false))
+        while (true)
         {
+            // Checked here because providers complete ReadAsync as canceled without saying which token did it.
+            cancellationToken.ThrowIfCancellationRequested();
+            bool read;
+            try
+            {
+                read = await reader.ReadAsync(cancellationToken).ConfigureAwait(false);
+            }
+            catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested && ex.CancellationToken != cancellationToken)
+            {
+                throw new OperationCanceledException(ex.Message, ex, cancellationToken);
+            }
+
+            if (!read)
+            {
+                break;
+            }
+
             batch.Add(map(reader));
             if (batch.Count == batchSize)
             {
