@@ -81,7 +81,10 @@ public static class Paginator
     /// <param name="httpClient">The client that sends the requests.</param>
     /// <param name="firstPageUri">The URI of the first page (relative URIs are resolved by the client's base address).</param>
     /// <param name="itemTypeInfo">The JSON metadata of <typeparamref name="T"/>, from a <c>JsonSerializerContext</c>.</param>
-    /// <returns>The paginator; its continuation tokens are absolute URIs.</returns>
+    /// <returns>
+    /// The paginator; its continuation tokens are absolute URIs, and <see cref="Paginator{T}.AsPages(string?, int?)"/> accepts
+    /// only tokens on the first page's scheme, host and port (the client would send its default headers there).
+    /// </returns>
     /// <exception cref="ArgumentNullException">An argument is <see langword="null"/>.</exception>
     public static Paginator<T> FromLinkHeader<T>(HttpClient httpClient, Uri firstPageUri, JsonTypeInfo<T> itemTypeInfo)
     {

@@ -274,6 +274,8 @@ public sealed class PaginatorTests
         FluentActions.Invoking(() => byNumber.AsPages("abc")).Should().Throw<ArgumentException>().WithParameterName("continuationToken");
         FluentActions.Invoking(() => byOffset.AsPages("-1")).Should().Throw<ArgumentException>().WithParameterName("continuationToken");
         FluentActions.Invoking(() => byLink.AsPages("not a uri")).Should().Throw<ArgumentException>().WithParameterName("continuationToken");
+        FluentActions.Invoking(() => byLink.AsPages("http://elsewhere.test/page2")).Should().Throw<ArgumentException>().WithParameterName("continuationToken");
+        FluentActions.Invoking(() => byLink.AsPages("http://a.test/page2")).Should().NotThrow();
     }
 
     [Fact]

@@ -11,10 +11,13 @@ internal sealed class LinkHeaderPageSource<T>(HttpClient httpClient, Uri firstPa
 {
     public override void ValidateToken(string continuationToken)
     {
-        if (!Uri.TryCreate(continuationToken, UriKind.Absolute, out _))
+        // A resume token is a URI the client will call with its default headers: only the first page's origin is accepted.
+        if (!Uri.TryCreate(continuationToken, UriKind.Absolute, out var uri)
+            || Uri.Compare(uri, firstPageUri, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) != 0)
         {
             throw new ArgumentException(
-                $"The continuation token '{continuationToken}' is not a Link-header token of this paginator.", nameof(continuationToken));
+                $"The continuation token '{continuationToken}' is not a Link-header token of this paginator (an absolute URI on {firstPageUri.GetLeftPart(UriPartial.Authority)}).",
+                nameof(continuationToken));
         }
     }
 
