@@ -303,4 +303,72 @@ public sealed class PaginatorTests
         FluentActions.Invoking(() => Paginator.FromLinkHeader<int>(client, new Uri("http://a.test/"), null!)).Should().Throw<ArgumentNullException>().WithParameterName("itemTypeInfo");
         FluentActions.Invoking(() => Paginator.FromLinkHeader(client, new Uri("p1", UriKind.Relative), PaginationJsonContext.Default.Int32)).Should().Throw<ArgumentException>().WithParameterName("firstPageUri");
     }
+
+    [Fact]
+    public async Task Enumerate_RandomPagesLimitsPrefetchAndBreaks_MatchesTheSequentialModel()
+    {
+        const int seed = 20261124;
+        var random = new Random(seed);
+        for (var round = 0; round < 300; round++)
+        {
+            var pageCount = random.Next(0, 12);
+            var pages = new List<int[]>();
+            var next = 0;
+            for (var p = 0; p < pageCount; p++)
+            {
+                pages.Add([.. Enumerable.Range(next, random.Next(0, 5))]);
+                next += pages[^1].Length;
+            }
+
+            var prefetch = random.Next(0, 4);
+            int? maxPages = random.Next(3) == 0 ? random.Next(1, 6) : null;
+            int? maxItems = random.Next(3) == 0 ? random.Next(1, 15) : null;
+            var breakAfter = random.Next(3) == 0 ? random.Next(0, 20) : int.MaxValue;
+            var inFlight = 0;
+            var requests = 0;
+            var paginator = Paginator.FromCursor<int>(async (token, _, ct) =>
+            {
+                Interlocked.Increment(ref requests);
+                Interlocked.Increment(ref inFlight);
+                try
+                {
+                    await Task.Yield();
+                    var index = token is null ? 0 : int.Parse(token, System.Globalization.CultureInfo.InvariantCulture);
+                    return index >= pages.Count
+                        ? new Page<int>([], null)
+                        : new Page<int>(pages[index], index + 1 < pages.Count ? (index + 1).ToString(System.Globalization.CultureInfo.InvariantCulture) : null);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref inFlight);
+                }
+            }).WithPrefetch(prefetch);
+            if (maxPages is { } mp)
+            {
+                paginator = paginator.WithMaxPages(mp);
+            }
+
+            if (maxItems is { } mi)
+            {
+                paginator = paginator.WithMaxItems(mi);
+            }
+
+            var expected = pages.Take(maxPages ?? int.MaxValue).SelectMany(p => p).Take(maxItems ?? int.MaxValue).Take(breakAfter).ToList();
+            var seen = new List<int>();
+            await foreach (var item in paginator.WithCancellation(Ct))
+            {
+                if (seen.Count == breakAfter)
+                {
+                    break;
+                }
+
+                seen.Add(item);
+            }
+
+            var context = $"seed {seed}, round {round}: {pageCount} pages, prefetch {prefetch}, maxPages {maxPages}, maxItems {maxItems}, break {breakAfter}";
+            seen.Should().Equal(expected, context);
+            Volatile.Read(ref inFlight).Should().Be(0, "disposal awaits every prefetch ({0})", context);
+            requests.Should().BeLessThanOrEqualTo(Math.Max(1, Math.Min(pageCount, maxPages ?? int.MaxValue)), context);
+        }
+    }
 }
