@@ -1,7 +1,7 @@
 namespace AsyncPatterns.Timeouts;
 
 /// <summary>
-/// Thrown by <see cref="Timeouts"/> when the timeout it enforced fired before the operation completed and the
+/// Thrown by <see cref="OperationTimeout"/> when the timeout it enforced fired before the operation completed and the
 /// caller's own token was not cancelled. Derives from <see cref="TimeoutException"/>, so existing
 /// <c>catch (TimeoutException)</c> blocks keep working.
 /// </summary>

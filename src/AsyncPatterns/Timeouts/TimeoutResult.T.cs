@@ -1,7 +1,7 @@
 namespace AsyncPatterns.Timeouts;
 
 /// <summary>
-/// The outcome of <see cref="Timeouts.TryRunAsync{T}"/>: either the operation's value, or the fact that the timeout fired.
+/// The outcome of <see cref="OperationTimeout.TryRunAsync{T}"/>: either the operation's value, or the fact that the timeout fired.
 /// </summary>
 /// <typeparam name="T">The type of the operation's value.</typeparam>
 public sealed class TimeoutResult<T>

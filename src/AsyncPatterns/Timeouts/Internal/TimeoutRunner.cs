@@ -5,7 +5,7 @@ using Microsoft.Extensions.Logging.Abstractions;
 
 namespace AsyncPatterns.Timeouts.Internal;
 
-/// <summary>The implementation behind <see cref="Timeouts"/>; arguments are validated by the caller.</summary>
+/// <summary>The implementation behind <see cref="OperationTimeout"/>; arguments are validated by the caller.</summary>
 internal static class TimeoutRunner
 {
     private static readonly Counter<long> s_timedOut = Telemetry.Meter.CreateCounter<long>(

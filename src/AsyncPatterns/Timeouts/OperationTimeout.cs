@@ -29,7 +29,7 @@ namespace AsyncPatterns.Timeouts;
 /// </para>
 /// <para>All members are thread-safe and may be called concurrently.</para>
 /// </remarks>
-public static class Timeouts
+public static class OperationTimeout
 {
     /// <summary>Runs <paramref name="operation"/> and cancels its token when <paramref name="timeout"/> elapses (cooperative).</summary>
     /// <typeparam name="T">The type of the operation's value.</typeparam>
