@@ -3,6 +3,8 @@ using BenchmarkDotNet.Attributes;
 using Polly;
 using Polly.Retry;
 
+namespace AsyncPatterns.Benchmarks;
+
 /// <summary>
 /// The success path (the first attempt succeeds) of <see cref="Retry.ExecuteAsync{T}"/> against a bare Polly
 /// pipeline with the same retry strategy (3 retries, 1 s exponential backoff with jitter), both awaited from a

@@ -1,6 +1,8 @@
 using AsyncPatterns.Timeouts;
 using BenchmarkDotNet.Attributes;
 
+namespace AsyncPatterns.Benchmarks;
+
 /// <summary>
 /// <see cref="OperationTimeout.RunAsync{T}(Func{CancellationToken, Task{T}}, TimeSpan, TimeProvider?, CancellationToken)"/>
 /// against the hand-written linked <see cref="CancellationTokenSource"/> + <see cref="CancellationTokenSource.CancelAfter(TimeSpan)"/>,

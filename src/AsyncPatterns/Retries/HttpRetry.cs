@@ -16,6 +16,8 @@ namespace AsyncPatterns.Retries;
 /// </remarks>
 public static class HttpRetry
 {
+    private static readonly RetryOptions s_defaultOptions = new();
+
     /// <summary>
     /// Builds a <see cref="ResiliencePipeline{T}"/> for <see cref="HttpResponseMessage"/> results that retries transient
     /// outcomes with the backoff of <paramref name="options"/> and honours <c>Retry-After</c>.
@@ -37,7 +39,7 @@ public static class HttpRetry
     /// <returns>The pipeline.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A value of <paramref name="options"/> is out of range; the exception names the property.</exception>
     public static ResiliencePipeline<HttpResponseMessage> CreatePipeline(RetryOptions? options = null) =>
-        (options ?? new RetryOptions()).GetBuilt().Http;
+        (options ?? s_defaultOptions).GetBuilt().Http;
 
     /// <summary>Gets a value indicating whether <paramref name="statusCode"/> is worth retrying: 408, 429 or 5xx.</summary>
     /// <param name="statusCode">The status code.</param>
