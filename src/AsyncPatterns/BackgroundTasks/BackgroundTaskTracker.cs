@@ -498,17 +498,22 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
         var idle = CloseAsync();
         try
         {
+            // Sets the token at once; the work's cancellation callbacks run on the thread pool, not on this caller.
             await _shutdownSource.CancelAsync().ConfigureAwait(false);
         }
-        catch (AggregateException ex)
+        catch (Exception ex)
         {
             BackgroundTaskLog.CancellationCallbackFailed(_logger, ex);
         }
 
         if (!idle.IsCompleted)
         {
+            // The deadline counts from the start of the shutdown, however long the cancellation callbacks took.
+            var wait = grace == Timeout.InfiniteTimeSpan ? grace : grace - _timeProvider.GetElapsedTime(start);
             using var stopDelay = CancellationTokenSource.CreateLinkedTokenSource(graceEnd);
-            var delay = Task.Delay(grace, _timeProvider, stopDelay.Token);
+            var delay = wait == Timeout.InfiniteTimeSpan || wait > TimeSpan.Zero
+                ? Task.Delay(wait, _timeProvider, stopDelay.Token)
+                : Task.CompletedTask;
             await Task.WhenAny(idle, delay).ConfigureAwait(false);
             await stopDelay.CancelAsync().ConfigureAwait(false);
         }
