@@ -89,7 +89,10 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
     /// </summary>
     /// <param name="work">The work; its token is cancelled by <see cref="ShutdownAsync"/>.</param>
     /// <param name="name">The name used in logs, snapshots and reports; <c>background-task-N</c> when <see langword="null"/>.</param>
-    /// <returns><see langword="true"/> if the work was accepted; <see langword="false"/> if the tracker is closed or full.</returns>
+    /// <returns>
+    /// <see langword="true"/> if the work was accepted; <see langword="false"/> if the tracker is closed or full (callers
+    /// waiting in <see cref="StartAsync"/> keep their turn, so this also returns <see langword="false"/> while any wait).
+    /// </returns>
     /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
     public bool TryStart(Func<CancellationToken, Task> work, string? name = null)
     {
@@ -134,7 +137,7 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
         {
             if (_closed)
             {
-                throw ClosedException();
+                return ValueTask.FromException(ClosedException());
             }
 
             var task = CreateTask(work, name);
