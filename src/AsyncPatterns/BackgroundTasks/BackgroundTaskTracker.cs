@@ -363,16 +363,8 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
 
         BackgroundTaskTelemetry.InFlight.Add(-1);
         BackgroundTaskTelemetry.Duration.Record(elapsed.TotalSeconds);
-        next?.Launch();
-        nextForWaiter?.Launch();
-        if (admitted is not null)
-        {
-            admitted.Registration.Unregister();
-            admitted.TrySetResult();
-        }
 
-        idle?.TrySetResult();
-
+        // The fault is logged before DrainAsync or a shutdown can observe that this task has ended.
         if (fault is not null)
         {
             BackgroundTaskTelemetry.Faulted.Add(1);
@@ -391,6 +383,16 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
                 _applicationLifetime.StopApplication();
             }
         }
+
+        next?.Launch();
+        nextForWaiter?.Launch();
+        if (admitted is not null)
+        {
+            admitted.Registration.Unregister();
+            admitted.TrySetResult();
+        }
+
+        idle?.TrySetResult();
     }
 
     /// <summary>Admits the first waiting <see cref="StartAsync"/> caller if there is room now.</summary>
