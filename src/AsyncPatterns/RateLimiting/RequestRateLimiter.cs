@@ -13,7 +13,7 @@ namespace AsyncPatterns.RateLimiting;
 /// <para>
 /// A successful lease spends its rate permit when it is granted and holds its concurrency permit until it is disposed:
 /// <c>using (await limiter.AcquireAsync(cancellationToken)) { ... }</c>. Callers that cannot be served at once wait in
-/// one first-in, first-out queue (up to <see cref="RequestRateLimiterOptions.QueueLimit"/> permits); when the queue is
+/// one queue, first come first served by default (up to <see cref="RequestRateLimiterOptions.QueueLimit"/> permits); when the queue is
 /// full the acquire completes with a lease whose <see cref="RateLimitLease.IsAcquired"/> is <see langword="false"/>, with
 /// <see cref="MetadataName.RetryAfter"/> when the rate (not the concurrency) is what is short.
 /// </para>
@@ -44,7 +44,7 @@ public sealed class RequestRateLimiter : RateLimiter
             TimeSpan.FromSeconds(1),
             options.Burst,
             options.QueueLimit,
-            QueueProcessingOrder.OldestFirst);
+            options.QueueProcessingOrder);
     }
 
     /// <summary>Initializes a new instance of the <see cref="RequestRateLimiter"/> class with a burst of 1 and an unbounded queue.</summary>

@@ -1,3 +1,5 @@
+using System.Threading.RateLimiting;
+
 namespace AsyncPatterns.RateLimiting;
 
 /// <summary>Options of a <see cref="RequestRateLimiter"/>: at most <see cref="MaxConcurrency"/> at once and at most <see cref="PermitsPerSecond"/> starts per second.</summary>
@@ -22,6 +24,10 @@ public sealed class RequestRateLimiterOptions
     /// <summary>Gets or sets how many permits may wait; an acquire that does not fit is rejected with a failed lease.</summary>
     /// <value>Zero or more. The default is <see cref="int.MaxValue"/> (callers wait their turn, as on a semaphore).</value>
     public int QueueLimit { get; set; } = int.MaxValue;
+
+    /// <summary>Gets or sets which waiter is served first when a permit comes free.</summary>
+    /// <value>The default is <see cref="QueueProcessingOrder.OldestFirst"/> (first come, first served).</value>
+    public QueueProcessingOrder QueueProcessingOrder { get; set; } = QueueProcessingOrder.OldestFirst;
 
     /// <summary>Gets or sets the clock that paces the starts and whose timers wake queued callers.</summary>
     /// <value>The default is <see cref="TimeProvider.System"/>.</value>
@@ -48,6 +54,11 @@ public sealed class RequestRateLimiterOptions
         if (QueueLimit < 0)
         {
             return new ArgumentOutOfRangeException(nameof(QueueLimit), QueueLimit, "QueueLimit must not be negative.");
+        }
+
+        if (QueueProcessingOrder is not (QueueProcessingOrder.OldestFirst or QueueProcessingOrder.NewestFirst))
+        {
+            return new ArgumentOutOfRangeException(nameof(QueueProcessingOrder), QueueProcessingOrder, "Unknown queue processing order.");
         }
 
         if (TimeProvider is null)
