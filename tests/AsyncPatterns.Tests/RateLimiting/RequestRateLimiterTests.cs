@@ -207,6 +207,18 @@ public sealed class RequestRateLimiterTests
     }
 
     [Fact]
+    public async Task AttemptAcquire_RateHasTokensButConcurrencyIsFull_FailsWithoutRetryAfter()
+    {
+        using var limiter = Create(maxConcurrency: 1, permitsPerSecond: 10, burst: 5, queueLimit: 0);
+        using var held = await limiter.AcquireAsync(Ct);
+
+        using var rejected = limiter.AttemptAcquire(1);
+
+        rejected.IsAcquired.Should().BeFalse();
+        rejected.TryGetMetadata(MetadataName.RetryAfter, out _).Should().BeFalse("4 tokens are there: a zero wait would be a lie");
+    }
+
+    [Fact]
     public void AttemptAcquire_IdleForAnHour_HandsOutNoMoreThanTheBurst()
     {
         using var limiter = Create(permitsPerSecond: 10, burst: 3);

@@ -96,7 +96,7 @@ internal sealed class LimiterCore : IDisposable
     {
         lock (_lock)
         {
-            Refill(_time.GetTimestamp());
+            RefillNow();
             return new RateLimiterStatistics
             {
                 CurrentAvailablePermits = AvailablePermits(),
@@ -113,7 +113,7 @@ internal sealed class LimiterCore : IDisposable
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, _ownerName);
-            Refill(_time.GetTimestamp());
+            RefillNow();
             if (TryLease(permitCount, out var lease))
             {
                 return lease;
@@ -136,7 +136,7 @@ internal sealed class LimiterCore : IDisposable
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_disposed, _ownerName);
-            Refill(_time.GetTimestamp());
+            RefillNow();
             if (TryLease(permitCount, out var lease))
             {
                 return new ValueTask<RateLimitLease>(lease);
@@ -191,23 +191,25 @@ internal sealed class LimiterCore : IDisposable
     /// <summary>Gives back <paramref name="count"/> concurrency permits and serves the queue.</summary>
     public void Release(int count)
     {
+        Waiter? granted;
         lock (_lock)
         {
             _inUse -= count;
-            var now = _time.GetTimestamp();
             if (_inUse == 0)
             {
-                _concurrencyIdleSince = now;
+                _concurrencyIdleSince = _time.GetTimestamp();
             }
 
-            if (_disposed)
+            if (_disposed || _head is null)
             {
                 return;
             }
 
-            Refill(now);
-            ServeQueue();
+            RefillNow();
+            granted = ServeQueue();
         }
+
+        Complete(granted);
     }
 
     public void Dispose()
@@ -338,13 +340,15 @@ internal sealed class LimiterCore : IDisposable
             return FailedLease.WithoutRetryAfter;
         }
 
-        // Everything queued is served first, then this request.
+        // Everything queued is served first, then this request. If the tokens are there, concurrency is what is
+        // short, and when a lease comes back is unknown.
         var retryAfter = TimeUntilTokens((double)_queuedCount + Math.Max(permitCount, 1));
-        return new FailedLease(retryAfter);
+        return retryAfter == TimeSpan.Zero ? FailedLease.WithoutRetryAfter : new FailedLease(retryAfter);
     }
 
     private void Cancel(Waiter waiter, CancellationToken cancellationToken)
     {
+        Waiter? granted = null;
         lock (_lock)
         {
             if (!waiter.Queued)
@@ -353,18 +357,21 @@ internal sealed class LimiterCore : IDisposable
             }
 
             Remove(waiter);
-            waiter.TrySetCanceled(cancellationToken);
             if (!_disposed)
             {
                 // The waiter may have held up those behind it.
-                Refill(_time.GetTimestamp());
-                ServeQueue();
+                RefillNow();
+                granted = ServeQueue();
             }
         }
+
+        waiter.TrySetCanceled(cancellationToken);
+        Complete(granted);
     }
 
     private void OnTimer()
     {
+        Waiter? granted;
         lock (_lock)
         {
             if (_disposed)
@@ -372,26 +379,61 @@ internal sealed class LimiterCore : IDisposable
                 return;
             }
 
-            Refill(_time.GetTimestamp());
-            ServeQueue();
+            RefillNow();
+            granted = ServeQueue();
         }
+
+        Complete(granted);
     }
 
-    private void ServeQueue()
+    /// <summary>
+    /// Grants the permits of every waiter that can be served now, in queue order, and returns them as a chain (linked
+    /// through <see cref="Waiter.Next"/>) for <see cref="Complete"/> to complete once the lock is released.
+    /// </summary>
+    private Waiter? ServeQueue()
     {
+        Waiter? first = null;
+        Waiter? last = null;
         while (Next() is { } waiter && CanGrant(waiter.Count))
         {
             Remove(waiter);
             waiter.Registration.Unregister();
-            var lease = Take(waiter.Count);
-            if (!waiter.TrySetResult(lease))
+            waiter.Lease = Take(waiter.Count);
+            if (last is null)
             {
-                // Cannot happen: only this lock completes a queued waiter. Give the permits back regardless.
-                lease.Dispose();
+                first = waiter;
             }
+            else
+            {
+                last.Next = waiter;
+            }
+
+            last = waiter;
         }
 
         ArmTimer();
+        return first;
+    }
+
+    /// <summary>Completes a chain of granted waiters, outside the lock. A granted waiter is out of the queue, so nothing else completes it.</summary>
+    private static void Complete(Waiter? granted)
+    {
+        while (granted is not null)
+        {
+            var next = granted.Next;
+            granted.Next = null;
+            granted.TrySetResult(granted.Lease!);
+            granted.Lease = null;
+            granted = next;
+        }
+    }
+
+    private void RefillNow()
+    {
+        if (_rateLimited)
+        {
+            Refill(_time.GetTimestamp());
+        }
     }
 
     private Waiter? Next() => _order == QueueProcessingOrder.OldestFirst ? _head : _tail;
@@ -467,6 +509,8 @@ internal sealed class LimiterCore : IDisposable
         public CancellationTokenRegistration Registration { get; set; }
 
         public bool Queued { get; set; }
+
+        public RateLimitLease? Lease { get; set; }
 
         public Waiter? Prev { get; set; }
 
