@@ -332,6 +332,69 @@ public sealed class RequestRateLimiterTests
         limiter.AttemptAcquire(1).IsAcquired.Should().BeFalse();
     }
 
+    [Fact]
+    public async Task AcquireAsync_RandomAcquiresCancellationsAndReleasesFromManyThreads_KeepsEveryPermitAccountedFor()
+    {
+        var seed = Environment.TickCount;
+        using var limiter = new RequestRateLimiter(new RequestRateLimiterOptions { MaxConcurrency = 3, QueueLimit = 20 });
+        var current = 0;
+        var peak = 0;
+        var granted = 0;
+        var rejected = 0;
+
+        async Task WorkerAsync(int worker)
+        {
+            var random = new Random(seed + worker);
+            for (var i = 0; i < 300; i++)
+            {
+                using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+                var pending = limiter.AcquireAsync(cts.Token);
+                if (random.Next(4) == 0)
+                {
+                    await cts.CancelAsync();
+                }
+
+                RateLimitLease lease;
+                try
+                {
+                    lease = await pending;
+                }
+                catch (OperationCanceledException) when (cts.IsCancellationRequested)
+                {
+                    continue;
+                }
+
+                using (lease)
+                {
+                    if (!lease.IsAcquired)
+                    {
+                        Interlocked.Increment(ref rejected);
+                        continue;
+                    }
+
+                    Interlocked.Increment(ref granted);
+                    InterlockedMax(ref peak, Interlocked.Increment(ref current));
+                    if (random.Next(2) == 0)
+                    {
+                        await Task.Yield();
+                    }
+
+                    Interlocked.Decrement(ref current);
+                }
+            }
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(w => Task.Run(() => WorkerAsync(w), Ct))).WaitAsync(FakeClock.HangTimeout, Ct);
+
+        var stats = limiter.GetStatistics()!;
+        peak.Should().BeLessThanOrEqualTo(3, "seed {0}", seed);
+        granted.Should().BePositive("seed {0}", seed);
+        stats.CurrentAvailablePermits.Should().Be(3, "every permit came back (seed {0})", seed);
+        stats.CurrentQueuedCount.Should().Be(0, "seed {0}", seed);
+        stats.TotalSuccessfulLeases.Should().Be(granted, "seed {0}", seed);
+        stats.TotalFailedLeases.Should().Be(rejected, "seed {0}", seed);
+    }
+
     private static void InterlockedMax(ref int location, int value)
     {
         var seen = Volatile.Read(ref location);
