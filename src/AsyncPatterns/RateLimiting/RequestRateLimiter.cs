@@ -37,7 +37,7 @@ public sealed class RequestRateLimiter : RateLimiter
         ArgumentNullException.ThrowIfNull(options);
         options.Validate();
         _core = new LimiterCore(
-            nameof(RequestRateLimiter),
+            this,
             options.TimeProvider,
             options.MaxConcurrency,
             options.PermitsPerSecond,

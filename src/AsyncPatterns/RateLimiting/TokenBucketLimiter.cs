@@ -40,7 +40,7 @@ public sealed class TokenBucketLimiter : ReplenishingRateLimiter
         options.Validate();
         _replenishmentPeriod = options.ReplenishmentPeriod;
         _core = new LimiterCore(
-            nameof(TokenBucketLimiter),
+            this,
             options.TimeProvider,
             maxConcurrency: int.MaxValue,
             options.TokensPerPeriod,

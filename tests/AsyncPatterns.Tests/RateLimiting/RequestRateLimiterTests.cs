@@ -256,9 +256,10 @@ public sealed class RequestRateLimiterTests
 
         limiter.Dispose();
 
-        await waiting.Awaiting(t => t.WaitAsync(FakeClock.HangTimeout, Ct)).Should().ThrowAsync<ObjectDisposedException>();
+        (await waiting.Awaiting(t => t.WaitAsync(FakeClock.HangTimeout, Ct)).Should().ThrowAsync<ObjectDisposedException>())
+            .Which.ObjectName.Should().Be(typeof(RequestRateLimiter).FullName);
         held.Dispose(); // giving a lease back after disposal is harmless
-        await limiter.Awaiting(l => l.AcquireAsync(Ct).AsTask()).Should().ThrowAsync<ObjectDisposedException>();
+        limiter.Invoking(l => l.AcquireAsync(Ct)).Should().Throw<ObjectDisposedException>().Which.ObjectName.Should().Be(typeof(RequestRateLimiter).FullName);
     }
 
     [Fact]

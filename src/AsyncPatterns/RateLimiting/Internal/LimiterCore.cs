@@ -23,7 +23,7 @@ internal sealed class LimiterCore : IDisposable
     private readonly double _periodTimestampTicks;
     private readonly int _queueLimit;
     private readonly QueueProcessingOrder _order;
-    private readonly string _ownerName;
+    private readonly RateLimiter _owner;
 
     private double _tokens;
     private long _lastRefill;
@@ -42,7 +42,7 @@ internal sealed class LimiterCore : IDisposable
     private long _failedLeases;
 
     public LimiterCore(
-        string ownerName,
+        RateLimiter owner,
         TimeProvider timeProvider,
         int maxConcurrency,
         double tokensPerPeriod,
@@ -51,7 +51,7 @@ internal sealed class LimiterCore : IDisposable
         int queueLimit,
         QueueProcessingOrder order)
     {
-        _ownerName = ownerName;
+        _owner = owner;
         _time = timeProvider;
         _maxConcurrency = maxConcurrency;
         _rateLimited = !double.IsPositiveInfinity(tokensPerPeriod);
@@ -112,7 +112,7 @@ internal sealed class LimiterCore : IDisposable
         ValidatePermitCount(permitCount);
         lock (_lock)
         {
-            ObjectDisposedException.ThrowIf(_disposed, _ownerName);
+            ThrowIfDisposed();
             RefillNow();
             if (TryLease(permitCount, out var lease))
             {
@@ -135,7 +135,7 @@ internal sealed class LimiterCore : IDisposable
         Waiter? evicted = null;
         lock (_lock)
         {
-            ObjectDisposedException.ThrowIf(_disposed, _ownerName);
+            ThrowIfDisposed();
             RefillNow();
             if (TryLease(permitCount, out var lease))
             {
@@ -224,15 +224,16 @@ internal sealed class LimiterCore : IDisposable
             _disposed = true;
             _timer?.Dispose();
             _timer = null;
-            var exception = new ObjectDisposedException(_ownerName);
             while (_head is { } waiter)
             {
                 Remove(waiter);
                 waiter.Registration.Unregister();
-                waiter.TrySetException(exception);
+                waiter.TrySetException(new ObjectDisposedException(_owner.GetType().FullName));
             }
         }
     }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, _owner);
 
     private void ValidatePermitCount(int permitCount)
     {
