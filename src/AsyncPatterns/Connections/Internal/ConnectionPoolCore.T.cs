@@ -293,7 +293,6 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
             _backgroundDone!.TrySetResult();
         }
 
-        var start = _time.GetTimestamp();
         var destroyIdle = DestroyAllAsync(idle);
         var drained = _drained!.Task;
         try
@@ -325,11 +324,11 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
             ConnectionPoolLog.DrainTimedOut(_logger, Name, _drainTimeout, reclaimed.Count);
         }
 
+        // Destroy hooks get their own DrainTimeout, so disposal takes at most about twice the drain timeout.
         var cleanup = Task.WhenAll(destroyIdle, DestroyAllAsync(reclaimed), _backgroundDone!.Task);
-        var remaining = _drainTimeout - _time.GetElapsedTime(start);
         try
         {
-            await cleanup.WaitAsync(remaining > TimeSpan.Zero ? remaining : TimeSpan.Zero, _time).ConfigureAwait(false);
+            await cleanup.WaitAsync(_drainTimeout, _time).ConfigureAwait(false);
         }
         catch (TimeoutException)
         {
