@@ -344,8 +344,8 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
         PoolEntry<TConnection>? entry, Waiter? waiter, bool create, int generation, long start, CancellationToken cancellationToken)
     {
         using var timeout = _acquireTimeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(_acquireTimeout, _time);
-        using var linked = timeout is null ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        var token = linked?.Token ?? cancellationToken;
+        using var linked = timeout is null || !cancellationToken.CanBeCanceled ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
+        var token = linked?.Token ?? timeout?.Token ?? cancellationToken;
         try
         {
             if (waiter is not null)
