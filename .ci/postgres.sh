@@ -19,14 +19,14 @@ fi
 
 pg_version=$(ls /usr/lib/postgresql | sort -V | tail -n 1)
 
-if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -qx "$pg_version $pg_cluster"; then
+if ! pg_lsclusters -h | awk '{print $1" "$2}' | grep -x "$pg_version $pg_cluster" >/dev/null; then
   pg_createcluster "$pg_version" "$pg_cluster" -p "$pg_port" \
     -- --auth-local=trust --auth-host=scram-sha-256 >/dev/null
 fi
 mkdir -p "/etc/postgresql/$pg_version/$pg_cluster/conf.d"
 printf "listen_addresses = '127.0.0.1'\n" > "/etc/postgresql/$pg_version/$pg_cluster/conf.d/asyncpatterns.conf"
 
-if ! pg_lsclusters -h | awk -v v="$pg_version" -v c="$pg_cluster" '$1==v && $2==c {print $4}' | grep -qx online; then
+if ! pg_lsclusters -h | awk -v v="$pg_version" -v c="$pg_cluster" '$1==v && $2==c {print $4}' | grep -x online >/dev/null; then
   pg_ctlcluster "$pg_version" "$pg_cluster" start
 fi
 
