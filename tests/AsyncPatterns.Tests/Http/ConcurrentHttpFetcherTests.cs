@@ -468,7 +468,12 @@ public sealed class ConcurrentHttpFetcherTests : IDisposable
 
         var task = Fetcher(o => o.ResiliencePipeline = RetryOn429(_clock)).FetchAllAsync([Url("limited")], HttpTestJson.Default.ServerItem, Ct);
         // No timeout is set, so moving the clock ahead of the retry delays cannot fail a request.
-        await _clock.AdvanceUntilAsync(() => task.IsCompleted, TimeSpan.FromMilliseconds(100));
+        for (var sent = 1; sent <= 2; sent++)
+        {
+            await FakeClock.WaitUntilAsync(() => _handler.RequestCount == sent, cancellationToken: Ct);
+            await _clock.AdvanceUntilAsync(() => _handler.RequestCount == sent + 1, TimeSpan.FromMilliseconds(100));
+        }
+
         var results = await task.WaitAsync(FakeClock.HangTimeout, Ct);
 
         results[0].Error!.Kind.Should().Be(FetchErrorKind.HttpStatus);
