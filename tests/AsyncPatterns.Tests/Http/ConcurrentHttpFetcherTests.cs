@@ -102,7 +102,7 @@ public sealed class ConcurrentHttpFetcherTests : IDisposable
             {
                 results.Enqueue(result);
             }
-        });
+        }, Ct);
         await FakeClock.WaitUntilAsync(() => _handler.InFlight == 3, cancellationToken: Ct);
         for (var second = 1; second <= 3; second++)
         {
@@ -220,7 +220,7 @@ public sealed class ConcurrentHttpFetcherTests : IDisposable
             {
                 completed.Enqueue(result);
             }
-        });
+        }, Ct);
         await FakeClock.WaitUntilAsync(() => completed.Count == uris.Length - 1, cancellationToken: Ct);
         await _clock.AdvanceAsync(TimeSpan.FromSeconds(4.9));
         task.IsCompleted.Should().BeFalse("the hanging request waits for its timeout");
