@@ -430,6 +430,23 @@ public sealed class ConcurrentHttpFetcherTests : IDisposable
     }
 
     [Fact]
+    public async Task FetchAllAsync_RateLimitingHandlerRejects_GivesRateLimitedResultForThatUriOnly()
+    {
+        // Regression: a rejection by RateLimitingHandler inside the client was reported as a fault, not a result.
+        _handler.OnAnyRequest(Item(1));
+        using var limiter = new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = 1, QueueLimit = 0 });
+        using var held = limiter.AttemptAcquire();
+        using var client = new HttpClient(new RateLimitingHandler(limiter) { InnerHandler = _handler });
+        var fetcher = new ConcurrentHttpFetcher(client, new FetchOptions { TimeProvider = _clock, PerRequestTimeout = Timeout.InfiniteTimeSpan });
+
+        var results = await fetcher.FetchAllAsync([Url("a")], HttpTestJson.Default.ServerItem, Ct);
+
+        results[0].Error!.Kind.Should().Be(FetchErrorKind.RateLimited);
+        results[0].Error!.Exception.Should().BeOfType<RateLimitRejectedException>();
+        _handler.RequestCount.Should().Be(0);
+    }
+
+    [Fact]
     public async Task FetchAllAsync_RetryPipelineOn429_WaitsRetryAfterCountsAttemptsAndDisposesTheRetriedResponse()
     {
         var first = new TrackingContent("");
