@@ -1,0 +1,583 @@
+using AsyncPatterns.BackgroundTasks.Internal;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+
+namespace AsyncPatterns.BackgroundTasks;
+
+/// <summary>
+/// Runs fire-and-forget work on the thread pool and keeps track of it: every fault is logged once with the task's name,
+/// capacity is bounded (<see cref="BackgroundTaskTrackerOptions.MaxInFlight"/> running,
+/// <see cref="BackgroundTaskTrackerOptions.MaxQueued"/> waiting), and <see cref="ShutdownAsync"/> cancels the work, waits
+/// a grace period and reports what became of each task.
+/// </summary>
+/// <remarks>
+/// Every public member is safe to call concurrently. Finished tasks are released at once: the tracker holds only the
+/// work that is queued or running.
+/// </remarks>
+public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly int _maxInFlight;
+    private readonly int _capacity;
+    private readonly TimeSpan _defaultGrace;
+    private readonly BackgroundTaskFaultBehavior _faultBehavior;
+    private readonly ILogger _logger;
+    private readonly TimeProvider _timeProvider;
+    private readonly IHostApplicationLifetime? _applicationLifetime;
+    private readonly CancellationTokenSource _shutdownSource = new();
+    private readonly CancellationToken _shutdownToken;
+    private readonly Queue<TrackedTask> _queue = new();
+    private readonly Queue<CapacityWaiter> _waiters = new();
+
+    private TrackedTask? _runningHead;
+    private int _running;
+    private long _nextId;
+    private bool _closed;
+    private TaskCompletionSource? _idle;
+    private int _activeWaiters;
+    private TaskCompletionSource<ShutdownReport>? _shutdown;
+    private ReportBuilder? _report;
+
+    /// <summary>Initializes a new instance of the <see cref="BackgroundTaskTracker"/> class.</summary>
+    /// <param name="options">The options, or <see langword="null"/> for the defaults.</param>
+    /// <param name="logger">Where faults and shutdown reports are logged, or <see langword="null"/> for none.</param>
+    /// <param name="timeProvider">The clock of grace periods, ages and durations; <see cref="TimeProvider.System"/> by default.</param>
+    /// <exception cref="ArgumentException">
+    /// <paramref name="options"/> asks for <see cref="BackgroundTaskFaultBehavior.LogAndStopHost"/>, which needs a host:
+    /// register the tracker with <c>services.AddBackgroundTaskTracker(...)</c> instead.
+    /// </exception>
+    public BackgroundTaskTracker(
+        BackgroundTaskTrackerOptions? options = null,
+        ILogger<BackgroundTaskTracker>? logger = null,
+        TimeProvider? timeProvider = null)
+        : this(options, logger, timeProvider, applicationLifetime: null)
+    {
+    }
+
+    internal BackgroundTaskTracker(
+        BackgroundTaskTrackerOptions? options,
+        ILogger<BackgroundTaskTracker>? logger,
+        TimeProvider? timeProvider,
+        IHostApplicationLifetime? applicationLifetime)
+    {
+        options ??= new BackgroundTaskTrackerOptions();
+        if (options.FaultBehavior == BackgroundTaskFaultBehavior.LogAndStopHost && applicationLifetime is null)
+        {
+            throw new ArgumentException(
+                "FaultBehavior LogAndStopHost needs a host: register the tracker with services.AddBackgroundTaskTracker(...).",
+                nameof(options));
+        }
+
+        _maxInFlight = options.MaxInFlight;
+        _capacity = (int)Math.Min(int.MaxValue, (long)options.MaxInFlight + options.MaxQueued);
+        _defaultGrace = options.DefaultGrace;
+        _faultBehavior = options.FaultBehavior;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+        _timeProvider = timeProvider ?? TimeProvider.System;
+        _applicationLifetime = applicationLifetime;
+        _shutdownToken = _shutdownSource.Token;
+    }
+
+    /// <summary>Gets how many tasks are running now (queued ones not included; abandoned ones until they end).</summary>
+    public int InFlight => Volatile.Read(ref _running);
+
+    /// <summary>
+    /// Starts <paramref name="work"/> on the thread pool if there is room, or queues it if
+    /// <see cref="BackgroundTaskTrackerOptions.MaxInFlight"/> tasks are running and the queue has room. Never runs
+    /// the work on the caller's thread.
+    /// </summary>
+    /// <param name="work">The work; its token is cancelled by <see cref="ShutdownAsync"/>.</param>
+    /// <param name="name">The name used in logs, snapshots and reports; <c>background-task-N</c> when <see langword="null"/>.</param>
+    /// <returns>
+    /// <see langword="true"/> if the work was accepted; <see langword="false"/> if the tracker is closed or full (callers
+    /// waiting in <see cref="StartAsync"/> keep their turn, so this also returns <see langword="false"/> while any wait).
+    /// </returns>
+    /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
+    public bool TryStart(Func<CancellationToken, Task> work, string? name = null)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        TrackedTask? launch;
+        lock (_lock)
+        {
+            if (_closed || _running + _queue.Count >= _capacity || _activeWaiters > 0)
+            {
+                return false;
+            }
+
+            launch = AdmitLocked(CreateTask(work, name));
+        }
+
+        launch?.Launch();
+        return true;
+    }
+
+    /// <summary>
+    /// Starts or queues <paramref name="work"/> like <see cref="TryStart"/>, waiting for room when the tracker is full
+    /// (backpressure). Waiting callers are admitted in arrival order.
+    /// </summary>
+    /// <param name="work">The work; its token is cancelled by <see cref="ShutdownAsync"/>.</param>
+    /// <param name="name">The name used in logs, snapshots and reports; <c>background-task-N</c> when <see langword="null"/>.</param>
+    /// <param name="cancellationToken">Stops waiting for room; work already accepted is not affected.</param>
+    /// <returns>A task that completes when the work has been accepted (started or queued), not when it ends.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
+    /// <exception cref="InvalidOperationException">The tracker is closed (drained or shut down), before or while waiting.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled before the work was accepted.</exception>
+    public ValueTask StartAsync(Func<CancellationToken, Task> work, string? name = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(work);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled(cancellationToken);
+        }
+
+        TrackedTask? launch = null;
+        CapacityWaiter? waiter = null;
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return ValueTask.FromException(ClosedException());
+            }
+
+            var task = CreateTask(work, name);
+            if (_running + _queue.Count < _capacity && _activeWaiters == 0)
+            {
+                launch = AdmitLocked(task);
+            }
+            else
+            {
+                waiter = new CapacityWaiter(task, cancellationToken);
+                _waiters.Enqueue(waiter);
+                _activeWaiters++;
+
+                // Registered under the (reentrant) lock, so a waiter is never admitted before its registration exists.
+                waiter.Registration = cancellationToken.UnsafeRegister(
+                    static (state, token) =>
+                    {
+                        var (tracker, waiter) = ((BackgroundTaskTracker, CapacityWaiter))state!;
+                        tracker.CancelWaiter(waiter, token);
+                    },
+                    (this, waiter));
+            }
+        }
+
+        if (waiter is null)
+        {
+            launch?.Launch();
+            return ValueTask.CompletedTask;
+        }
+
+        return new ValueTask(waiter.Task);
+    }
+
+    /// <summary>Lists the running tasks with their names and ages (queued tasks are not listed).</summary>
+    /// <returns>A copy, oldest first.</returns>
+    public IReadOnlyList<BackgroundTaskInfo> Snapshot()
+    {
+        var now = _timeProvider.GetTimestamp();
+        lock (_lock)
+        {
+            var list = new List<BackgroundTaskInfo>(_running);
+            for (var node = _runningHead; node is not null; node = node.Next)
+            {
+                list.Add(new BackgroundTaskInfo(node.Name, _timeProvider.GetElapsedTime(node.StartedTimestamp, now)));
+            }
+
+            list.Reverse();
+            return list;
+        }
+    }
+
+    /// <summary>
+    /// Closes the tracker to new work and waits until every running and queued task has ended, without cancelling
+    /// anything. Callers waiting in <see cref="StartAsync"/> are rejected.
+    /// </summary>
+    /// <param name="cancellationToken">Stops waiting; the work is not cancelled and the tracker stays closed.</param>
+    /// <returns>A task that completes when no work is left.</returns>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first.</exception>
+    public Task DrainAsync(CancellationToken cancellationToken = default)
+    {
+        var idle = CloseAsync();
+        return cancellationToken.CanBeCanceled ? idle.WaitAsync(cancellationToken) : idle;
+    }
+
+    /// <summary>
+    /// Closes the tracker to new work, drops the queued work, cancels the token of every running task, waits up to
+    /// <paramref name="grace"/> on the tracker's <see cref="TimeProvider"/> and reports what became of each task. The
+    /// shutdown happens once: later calls (and <see cref="DisposeAsync"/>) return the same report whatever their grace.
+    /// </summary>
+    /// <param name="grace">How long to wait for the work to end: zero or more, or <see cref="Timeout.InfiniteTimeSpan"/>.</param>
+    /// <param name="cancellationToken">Stops this caller's wait; the shutdown itself goes on and keeps its deadline.</param>
+    /// <returns>The report, also logged (as a warning when something faulted or was abandoned).</returns>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="grace"/> is negative or too large for a timer.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled first.</exception>
+    public Task<ShutdownReport> ShutdownAsync(TimeSpan grace, CancellationToken cancellationToken = default)
+    {
+        ValidateGrace(grace, nameof(grace));
+        return ShutdownWithinAsync(grace, graceEnd: default, cancellationToken);
+    }
+
+    /// <summary>
+    /// <see cref="ShutdownAsync(TimeSpan, CancellationToken)"/> whose grace period also ends when <paramref name="graceEnd"/>
+    /// is cancelled (the host's shutdown timeout), so the report is complete when the host gives up.
+    /// </summary>
+    internal Task<ShutdownReport> ShutdownWithinAsync(TimeSpan grace, CancellationToken graceEnd, CancellationToken cancellationToken)
+    {
+        var shutdown = Volatile.Read(ref _shutdown);
+        if (shutdown is null)
+        {
+            var created = new TaskCompletionSource<ShutdownReport>(TaskCreationOptions.RunContinuationsAsynchronously);
+            shutdown = Interlocked.CompareExchange(ref _shutdown, created, null);
+            if (shutdown is null)
+            {
+                shutdown = created;
+
+                // Tracked: its outcome is the shutdown task every caller awaits.
+                _ = RunShutdownAsync(created, grace, graceEnd);
+            }
+        }
+
+        return cancellationToken.CanBeCanceled ? shutdown.Task.WaitAsync(cancellationToken) : shutdown.Task;
+    }
+
+    /// <summary>Shuts the tracker down with <see cref="BackgroundTaskTrackerOptions.DefaultGrace"/>; idempotent.</summary>
+    /// <returns>A task that completes with the shutdown.</returns>
+    public async ValueTask DisposeAsync() => await ShutdownAsync(_defaultGrace).ConfigureAwait(false);
+
+    /// <summary>
+    /// Closes the tracker and cancels the running work without waiting for it (use <see cref="DisposeAsync"/> to wait and
+    /// get a report). Tasks that end later are still logged. Idempotent.
+    /// </summary>
+    public void Dispose() => _ = ShutdownAsync(TimeSpan.Zero);
+
+    internal static void ValidateGrace(TimeSpan grace, string paramName)
+    {
+        if (grace != Timeout.InfiniteTimeSpan && (grace < TimeSpan.Zero || grace.TotalMilliseconds > uint.MaxValue - 1))
+        {
+            throw new ArgumentOutOfRangeException(paramName, grace, "The grace period must be zero or more (at most about 49 days), or Timeout.InfiniteTimeSpan.");
+        }
+    }
+
+    /// <summary>Runs one task on a thread-pool thread; never throws, reports the outcome in <see cref="Finish"/>.</summary>
+    internal async Task RunAsync(TrackedTask task)
+    {
+        var work = task.Work!;
+        task.Work = null;
+        Exception? fault = null;
+        var cancelled = false;
+        try
+        {
+            await work(_shutdownToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (_shutdownToken.IsCancellationRequested)
+        {
+            cancelled = true;
+        }
+        catch (Exception ex)
+        {
+            fault = ex;
+        }
+
+        Finish(task, fault, cancelled);
+    }
+
+    private static InvalidOperationException ClosedException() =>
+        new("The background task tracker is closed to new work: it has been drained or shut down.");
+
+    private TrackedTask CreateTask(Func<CancellationToken, Task> work, string? name) =>
+        new(this, work, name ?? "background-task-" + (++_nextId).ToString(System.Globalization.CultureInfo.InvariantCulture));
+
+    /// <summary>Starts (returns it, to launch outside the lock) or queues (returns null) an accepted task.</summary>
+    private TrackedTask? AdmitLocked(TrackedTask task)
+    {
+        if (_running < _maxInFlight)
+        {
+            MarkRunningLocked(task);
+            return task;
+        }
+
+        _queue.Enqueue(task);
+        return null;
+    }
+
+    private void MarkRunningLocked(TrackedTask task)
+    {
+        task.StartedTimestamp = _timeProvider.GetTimestamp();
+        task.Next = _runningHead;
+        if (_runningHead is not null)
+        {
+            _runningHead.Previous = task;
+        }
+
+        _runningHead = task;
+        _running++;
+        BackgroundTaskTelemetry.Started.Add(1);
+        BackgroundTaskTelemetry.InFlight.Add(1);
+    }
+
+    private void Finish(TrackedTask task, Exception? fault, bool cancelled)
+    {
+        var elapsed = _timeProvider.GetElapsedTime(task.StartedTimestamp);
+        TrackedTask? next = null;
+        CapacityWaiter? admitted = null;
+        TrackedTask? nextForWaiter;
+        TaskCompletionSource? idle = null;
+        bool abandoned;
+        lock (_lock)
+        {
+            if (task.Previous is not null)
+            {
+                task.Previous.Next = task.Next;
+            }
+            else
+            {
+                _runningHead = task.Next;
+            }
+
+            if (task.Next is not null)
+            {
+                task.Next.Previous = task.Previous;
+            }
+
+            task.Previous = task.Next = null;
+            _running--;
+            abandoned = task.Abandoned;
+            if (!abandoned)
+            {
+                _report?.Record(task.Name, fault, cancelled);
+            }
+
+            // One slot freed: the oldest queued task starts, then the oldest waiting StartAsync caller gets the room.
+            if (_queue.TryDequeue(out next))
+            {
+                MarkRunningLocked(next);
+            }
+
+            admitted = AdmitWaiterLocked(out nextForWaiter);
+            if (_closed && _running == 0 && _queue.Count == 0)
+            {
+                idle = _idle;
+            }
+        }
+
+        BackgroundTaskTelemetry.InFlight.Add(-1);
+        BackgroundTaskTelemetry.Duration.Record(elapsed.TotalSeconds);
+
+        // The fault is logged before DrainAsync or a shutdown can observe that this task has ended.
+        if (fault is not null)
+        {
+            BackgroundTaskTelemetry.Faulted.Add(1);
+            if (abandoned)
+            {
+                BackgroundTaskLog.AbandonedTaskFaulted(_logger, fault, task.Name);
+            }
+            else
+            {
+                BackgroundTaskLog.TaskFaulted(_logger, fault, task.Name);
+            }
+
+            if (_faultBehavior == BackgroundTaskFaultBehavior.LogAndStopHost && _applicationLifetime is not null)
+            {
+                BackgroundTaskLog.StoppingHost(_logger, task.Name);
+                _applicationLifetime.StopApplication();
+            }
+        }
+
+        next?.Launch();
+        nextForWaiter?.Launch();
+        if (admitted is not null)
+        {
+            admitted.Registration.Unregister();
+            admitted.TrySetResult();
+        }
+
+        idle?.TrySetResult();
+    }
+
+    /// <summary>Admits the first waiting <see cref="StartAsync"/> caller if there is room now.</summary>
+    private CapacityWaiter? AdmitWaiterLocked(out TrackedTask? launch)
+    {
+        launch = null;
+        while (!_closed && _running + _queue.Count < _capacity && _waiters.TryDequeue(out var waiter))
+        {
+            if (waiter.Done)
+            {
+                continue;
+            }
+
+            waiter.Done = true;
+            _activeWaiters--;
+            launch = AdmitLocked(waiter.Tracked);
+            return waiter;
+        }
+
+        return null;
+    }
+
+    private void CancelWaiter(CapacityWaiter waiter, CancellationToken token)
+    {
+        lock (_lock)
+        {
+            if (waiter.Done)
+            {
+                return;
+            }
+
+            waiter.Done = true;
+            _activeWaiters--;
+        }
+
+        waiter.TrySetCanceled(token);
+    }
+
+    /// <summary>Closes the tracker (idempotent), rejects the waiting callers and returns a task that completes when no work is left.</summary>
+    private Task CloseAsync()
+    {
+        List<CapacityWaiter>? rejected = null;
+        Task idle;
+        lock (_lock)
+        {
+            if (!_closed)
+            {
+                _closed = true;
+                while (_waiters.TryDequeue(out var waiter))
+                {
+                    if (!waiter.Done)
+                    {
+                        waiter.Done = true;
+                        _activeWaiters--;
+                        (rejected ??= []).Add(waiter);
+                    }
+                }
+            }
+
+            if (_idle is null)
+            {
+                _idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+                if (_running == 0 && _queue.Count == 0)
+                {
+                    _idle.SetResult();
+                }
+            }
+
+            idle = _idle.Task;
+        }
+
+        if (rejected is not null)
+        {
+            foreach (var waiter in rejected)
+            {
+                waiter.Registration.Unregister();
+                waiter.TrySetException(ClosedException());
+            }
+        }
+
+        return idle;
+    }
+
+    private async Task RunShutdownAsync(TaskCompletionSource<ShutdownReport> completion, TimeSpan grace, CancellationToken graceEnd)
+    {
+        try
+        {
+            completion.TrySetResult(await ShutdownCoreAsync(grace, graceEnd).ConfigureAwait(false));
+        }
+        catch (Exception ex)
+        {
+            completion.TrySetException(ex);
+        }
+    }
+
+    private async Task<ShutdownReport> ShutdownCoreAsync(TimeSpan grace, CancellationToken graceEnd)
+    {
+        var start = _timeProvider.GetTimestamp();
+        var builder = new ReportBuilder();
+        int dropped;
+        lock (_lock)
+        {
+            _report = builder;
+            dropped = _queue.Count;
+            _queue.Clear();
+        }
+
+        var idle = CloseAsync();
+        try
+        {
+            // Sets the token at once; the work's cancellation callbacks run on the thread pool, not on this caller.
+            await _shutdownSource.CancelAsync().ConfigureAwait(false);
+        }
+        catch (Exception ex)
+        {
+            BackgroundTaskLog.CancellationCallbackFailed(_logger, ex);
+        }
+
+        if (!idle.IsCompleted)
+        {
+            // The deadline counts from the start of the shutdown, however long the cancellation callbacks took.
+            var wait = grace == Timeout.InfiniteTimeSpan ? grace : grace - _timeProvider.GetElapsedTime(start);
+            using var stopDelay = CancellationTokenSource.CreateLinkedTokenSource(graceEnd);
+            var delay = wait == Timeout.InfiniteTimeSpan || wait > TimeSpan.Zero
+                ? Task.Delay(wait, _timeProvider, stopDelay.Token)
+                : Task.CompletedTask;
+            await Task.WhenAny(idle, delay).ConfigureAwait(false);
+            await stopDelay.CancelAsync().ConfigureAwait(false);
+        }
+
+        ShutdownReport report;
+        lock (_lock)
+        {
+            var abandoned = new List<string>(_running);
+            for (var node = _runningHead; node is not null; node = node.Next)
+            {
+                node.Abandoned = true;
+                abandoned.Add(node.Name);
+            }
+
+            abandoned.Reverse();
+            report = builder.Build(dropped, abandoned, _timeProvider.GetElapsedTime(start));
+            _report = null;
+        }
+
+        if (report.Abandoned.Count > 0)
+        {
+            BackgroundTaskTelemetry.Abandoned.Add(report.Abandoned.Count);
+        }
+
+        if (report.IsClean)
+        {
+            BackgroundTaskLog.ShutdownCompleted(_logger, report.Elapsed, report);
+        }
+        else
+        {
+            BackgroundTaskLog.ShutdownAbandoned(_logger, report.Elapsed, report);
+        }
+
+        return report;
+    }
+
+    private sealed class ReportBuilder
+    {
+        private readonly List<BackgroundTaskFault> _faulted = [];
+        private int _completed;
+        private int _cancelled;
+
+        public void Record(string name, Exception? fault, bool cancelled)
+        {
+            if (fault is not null)
+            {
+                _faulted.Add(new BackgroundTaskFault(name, fault));
+            }
+            else if (cancelled)
+            {
+                _cancelled++;
+            }
+            else
+            {
+                _completed++;
+            }
+        }
+
+        public ShutdownReport Build(int dropped, List<string> abandoned, TimeSpan elapsed) =>
+            new(_completed, _faulted.AsReadOnly(), _cancelled + dropped, abandoned.AsReadOnly(), elapsed);
+    }
+}

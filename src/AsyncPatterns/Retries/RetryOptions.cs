@@ -1,0 +1,193 @@
+using AsyncPatterns.Retries.Internal;
+using Polly;
+
+namespace AsyncPatterns.Retries;
+
+/// <summary>
+/// Options of a retry with backoff: how many retries, how long to wait between them and what is worth retrying.
+/// They map onto Polly's <see cref="Polly.Retry.RetryStrategyOptions"/>; the backoff and jitter maths are Polly's.
+/// </summary>
+/// <remarks>
+/// The options are validated when a pipeline is built from them (<see cref="ToPipeline"/>, <see cref="Retry"/>,
+/// <see cref="HttpRetry.CreatePipeline"/>), or by <see cref="Validate"/>. A built pipeline is a snapshot: changing the
+/// options afterwards affects only pipelines built later. Building is cached, so calling <see cref="Retry.ExecuteAsync{T}"/>
+/// repeatedly with the same, unchanged options builds one pipeline.
+/// </remarks>
+public sealed class RetryOptions
+{
+    /// <summary>The largest <see cref="BaseDelay"/> and <see cref="MaxDelay"/> accepted (Polly's own limit): one day.</summary>
+    public static readonly TimeSpan MaxAllowedDelay = TimeSpan.FromDays(1);
+
+    private int _maxRetries = 3;
+    private TimeSpan _baseDelay = TimeSpan.FromSeconds(1);
+    private DelayBackoffType _backoffType = DelayBackoffType.Exponential;
+    private TimeSpan? _maxDelay;
+    private TimeSpan? _maxTotalDelay;
+    private bool _useJitter = true;
+    private Func<Outcome<object>, bool>? _shouldRetry;
+    private Action<RetryAttempt>? _onRetry;
+    private TimeProvider _timeProvider = TimeProvider.System;
+    private Func<double>? _randomizer;
+    private int _version;
+    private BuiltPipelines? _built;
+
+    /// <summary>Gets or sets how many times a failed attempt is retried, in addition to the original call.</summary>
+    /// <value>The default is 3. Zero disables retrying. Must not be negative.</value>
+    public int MaxRetries
+    {
+        get => _maxRetries;
+        set => Set(ref _maxRetries, value);
+    }
+
+    /// <summary>Gets or sets the base delay of the backoff.</summary>
+    /// <value>
+    /// The default is 1 second. Must be between zero and <see cref="MaxAllowedDelay"/>. With
+    /// <see cref="DelayBackoffType.Exponential"/> and no jitter, retry <c>n</c> (from 0) waits exactly <c>BaseDelay * 2^n</c>:
+    /// 1 s, 2 s, 4 s with the defaults.
+    /// </value>
+    public TimeSpan BaseDelay
+    {
+        get => _baseDelay;
+        set => Set(ref _baseDelay, value);
+    }
+
+    /// <summary>Gets or sets how the delay grows from one retry to the next.</summary>
+    /// <value>
+    /// The default is <see cref="DelayBackoffType.Exponential"/> (<c>BaseDelay * 2^n</c>). <see cref="DelayBackoffType.Linear"/>
+    /// waits <c>BaseDelay * (n + 1)</c>, <see cref="DelayBackoffType.Constant"/> waits <c>BaseDelay</c>.
+    /// </value>
+    public DelayBackoffType BackoffType
+    {
+        get => _backoffType;
+        set => Set(ref _backoffType, value);
+    }
+
+    /// <summary>Gets or sets the cap on every single delay, a server's <c>Retry-After</c> included.</summary>
+    /// <value>The default is <see langword="null"/>: no cap. When set, must be positive and at most <see cref="MaxAllowedDelay"/>.</value>
+    public TimeSpan? MaxDelay
+    {
+        get => _maxDelay;
+        set => Set(ref _maxDelay, value);
+    }
+
+    /// <summary>Gets or sets the budget of delay one execution may spend waiting between attempts, all retries together.</summary>
+    /// <value>
+    /// The default is <see langword="null"/>: no budget. When set, must be positive. Once the delays already waited
+    /// reach the budget, retrying stops and the last outcome is returned or thrown. A server's <c>Retry-After</c>
+    /// longer than the budget that remains also stops retrying, instead of sleeping past it. A computed backoff is not
+    /// shortened, so the total may exceed the budget by at most one delay.
+    /// </value>
+    public TimeSpan? MaxTotalDelay
+    {
+        get => _maxTotalDelay;
+        set => Set(ref _maxTotalDelay, value);
+    }
+
+    /// <summary>Gets or sets a value indicating whether the delays are randomized to spread out retries of many callers.</summary>
+    /// <value>
+    /// The default is <see langword="true"/>. Uses Polly's jitter: decorrelated jitter (<c>DecorrelatedJitterBackoffV2</c>)
+    /// around the exponential curve, and a random offset of up to ±25% of the delay for linear and constant backoff.
+    /// </value>
+    public bool UseJitter
+    {
+        get => _useJitter;
+        set => Set(ref _useJitter, value);
+    }
+
+    /// <summary>Gets or sets the predicate that decides whether an outcome (an exception or a result) is retried.</summary>
+    /// <value>
+    /// The default is <see langword="null"/>: retry any exception except <see cref="OperationCanceledException"/> when
+    /// the caller's token is cancelled; never retry a result. Whatever the predicate, an outcome is never retried once
+    /// the caller's token is cancelled. For <see cref="HttpRetry.CreatePipeline"/>, <see langword="null"/> means
+    /// <see cref="HttpRetry.IsTransient(Outcome{HttpResponseMessage})"/>, and a set predicate sees the response as its result.
+    /// </value>
+    public Func<Outcome<object>, bool>? ShouldRetry
+    {
+        get => _shouldRetry;
+        set => Set(ref _shouldRetry, value);
+    }
+
+    /// <summary>Gets or sets a callback invoked before each delay, with the attempt number, the delay and the cause.</summary>
+    /// <value>The default is <see langword="null"/>: no callback.</value>
+    public Action<RetryAttempt>? OnRetry
+    {
+        get => _onRetry;
+        set => Set(ref _onRetry, value);
+    }
+
+    /// <summary>Gets or sets the clock the delays are awaited on and <c>Retry-After</c> dates are compared with.</summary>
+    /// <value>The default is <see cref="TimeProvider.System"/>. Setting <see langword="null"/> restores the default.</value>
+    public TimeProvider TimeProvider
+    {
+        get => _timeProvider;
+        set => Set(ref _timeProvider, value ?? TimeProvider.System);
+    }
+
+    /// <summary>Gets or sets the source of random numbers in [0, 1) for the jitter, so tests can make it reproducible.</summary>
+    /// <value>The default is <see langword="null"/>: Polly's thread-safe randomizer.</value>
+    public Func<double>? Randomizer
+    {
+        get => _randomizer;
+        set => Set(ref _randomizer, value);
+    }
+
+    /// <summary>Checks the options and throws for the first invalid value.</summary>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the exception names the property.</exception>
+    public void Validate()
+    {
+        if (_maxRetries < 0)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxRetries), _maxRetries, "MaxRetries must not be negative.");
+        }
+
+        if (_baseDelay < TimeSpan.Zero || _baseDelay > MaxAllowedDelay)
+        {
+            throw new ArgumentOutOfRangeException(nameof(BaseDelay), _baseDelay, "BaseDelay must be between zero and one day.");
+        }
+
+        if (!Enum.IsDefined(_backoffType))
+        {
+            throw new ArgumentOutOfRangeException(nameof(BackoffType), _backoffType, "BackoffType is not a defined value.");
+        }
+
+        if (_maxDelay is { } maxDelay && (maxDelay <= TimeSpan.Zero || maxDelay > MaxAllowedDelay))
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxDelay), maxDelay, "MaxDelay must be positive and at most one day.");
+        }
+
+        if (_maxTotalDelay is { } budget && budget <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxTotalDelay), budget, "MaxTotalDelay must be positive.");
+        }
+    }
+
+    /// <summary>
+    /// Builds a Polly <see cref="ResiliencePipeline"/> with this retry strategy, on <see cref="TimeProvider"/>, so it can
+    /// be composed with Polly's other strategies (<c>new ResiliencePipelineBuilder().AddPipeline(options.ToPipeline())</c>).
+    /// </summary>
+    /// <returns>The pipeline; thread-safe and reusable. It records the attempt count under <see cref="Retry.AttemptCountKey"/>.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the exception names the property.</exception>
+    public ResiliencePipeline ToPipeline() => GetBuilt().General;
+
+    internal BuiltPipelines GetBuilt()
+    {
+        var version = Volatile.Read(ref _version);
+        var built = Volatile.Read(ref _built);
+        if (built is not null && built.Version == version)
+        {
+            return built;
+        }
+
+        Validate();
+        var snapshot = RetrySettings.From(this);
+        built = new BuiltPipelines(version, RetryPipelineFactory.Create(snapshot), snapshot);
+        Volatile.Write(ref _built, built);
+        return built;
+    }
+
+    private void Set<TValue>(ref TValue field, TValue value)
+    {
+        field = value;
+        Interlocked.Increment(ref _version);
+    }
+}

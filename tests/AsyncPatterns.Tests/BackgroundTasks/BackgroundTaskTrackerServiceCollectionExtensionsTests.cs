@@ -1,0 +1,155 @@
+using AsyncPatterns.BackgroundTasks;
+using AsyncPatterns.BackgroundTasks.Internal;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging.Testing;
+using Microsoft.Extensions.Time.Testing;
+
+namespace AsyncPatterns.Tests.BackgroundTasks;
+
+public sealed class BackgroundTaskTrackerServiceCollectionExtensionsTests
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public void AddBackgroundTaskTracker_NullArguments_Throw()
+    {
+        var nullServices = () => BackgroundTaskTrackerServiceCollectionExtensions.AddBackgroundTaskTracker(null!);
+        var nullConfigure = () => new ServiceCollection().AddBackgroundTaskTracker(null!);
+
+        nullServices.Should().Throw<ArgumentNullException>().WithParameterName("services");
+        nullConfigure.Should().Throw<ArgumentNullException>().WithParameterName("configure");
+    }
+
+    [Fact]
+    public void AddBackgroundTaskTracker_CalledTwice_RegistersOneTrackerAndOneHostedService()
+    {
+        var services = new ServiceCollection();
+
+        services.AddBackgroundTaskTracker().AddBackgroundTaskTracker(o => o.MaxInFlight = 3);
+
+        services.Count(d => d.ServiceType == typeof(BackgroundTaskTracker)).Should().Be(1);
+        services.Count(d => d.ServiceType == typeof(IHostedService)).Should().Be(1);
+    }
+
+    [Fact]
+    public async Task StartAsync_InvalidOptions_FailsTheHostStart()
+    {
+        using var host = BuildHost(FakeClock.Create(), o => o.MaxInFlight = 0);
+
+        var act = () => host.StartAsync(Ct);
+
+        await act.Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName(nameof(BackgroundTaskTrackerOptions.MaxInFlight));
+    }
+
+    [Fact]
+    public async Task StopAsync_RunningWork_RunsTheTrackersShutdownAndLogsTheReport()
+    {
+        var time = FakeClock.Create();
+        using var host = BuildHost(time, o => o.MaxInFlight = 2);
+        await host.StartAsync(Ct);
+        var tracker = host.Services.GetRequiredService<BackgroundTaskTracker>();
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        tracker.TryStart(
+            async ct =>
+            {
+                started.SetResult();
+                await Task.Delay(Timeout.InfiniteTimeSpan, time, ct);
+            },
+            "poller").Should().BeTrue();
+        await started.Task.WaitAsync(FakeClock.HangTimeout, Ct);
+
+        await host.StopAsync(Ct).WaitAsync(FakeClock.HangTimeout, Ct);
+
+        tracker.TryStart(_ => Task.CompletedTask).Should().BeFalse();
+        var report = await tracker.ShutdownAsync(TimeSpan.Zero, Ct);
+        report.Cancelled.Should().Be(1);
+        report.IsClean.Should().BeTrue();
+        host.Services.GetFakeLogCollector().GetSnapshot().Should().ContainSingle(r => r.Id.Id == BackgroundTaskLog.ShutdownCompletedId);
+    }
+
+    [Fact]
+    public async Task StopAsync_StubbornWork_WaitsTheDefaultGraceOnTheTrackersClock()
+    {
+        var time = FakeClock.Create();
+        using var host = BuildHost(time, o => o.DefaultGrace = TimeSpan.FromSeconds(5));
+        await host.StartAsync(Ct);
+        var tracker = host.Services.GetRequiredService<BackgroundTaskTracker>();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        tracker.TryStart(_ => gate.Task, "stubborn").Should().BeTrue();
+
+        var stop = host.StopAsync(Ct);
+        await time.AdvanceAsync(TimeSpan.FromSeconds(4.9));
+        stop.IsCompleted.Should().BeFalse();
+        await time.AdvanceAsync(TimeSpan.FromSeconds(0.1));
+        await stop.WaitAsync(FakeClock.HangTimeout, Ct);
+
+        (await tracker.ShutdownAsync(TimeSpan.Zero, Ct)).Abandoned.Should().Equal("stubborn");
+        gate.SetResult();
+    }
+
+    [Fact]
+    public async Task StopAsync_HostTimeoutEndsFirst_EndsTheGraceAtOnceAndReportsTheAbandonedWork()
+    {
+        var time = FakeClock.Create();
+        using var host = BuildHost(time, o => o.DefaultGrace = TimeSpan.FromHours(1));
+        await host.StartAsync(Ct);
+        var tracker = host.Services.GetRequiredService<BackgroundTaskTracker>();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        tracker.TryStart(_ => gate.Task, "stubborn").Should().BeTrue();
+        using var hostTimeout = new CancellationTokenSource();
+
+        var stop = host.StopAsync(hostTimeout.Token);
+        await FakeClock.SettleAsync();
+        stop.IsCompleted.Should().BeFalse();
+        await hostTimeout.CancelAsync();
+        await stop.WaitAsync(FakeClock.HangTimeout, Ct);
+
+        (await tracker.ShutdownAsync(TimeSpan.Zero, Ct)).Abandoned.Should().Equal("stubborn");
+        host.Services.GetFakeLogCollector().GetSnapshot().Should().ContainSingle(r => r.Id.Id == BackgroundTaskLog.HostGaveUpId);
+        gate.SetResult();
+    }
+
+    [Fact]
+    public async Task TryStart_FaultWithLogAndStopHost_StopsTheApplication()
+    {
+        using var host = BuildHost(FakeClock.Create(), o => o.FaultBehavior = BackgroundTaskFaultBehavior.LogAndStopHost);
+        await host.StartAsync(Ct);
+        var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+        var tracker = host.Services.GetRequiredService<BackgroundTaskTracker>();
+
+        tracker.TryStart(_ => throw new InvalidOperationException("fatal"), "critical-job").Should().BeTrue();
+
+        await FakeClock.WaitUntilAsync(() => lifetime.ApplicationStopping.IsCancellationRequested, cancellationToken: Ct);
+        var records = host.Services.GetFakeLogCollector().GetSnapshot();
+        records.Should().ContainSingle(r => r.Id.Id == BackgroundTaskLog.TaskFaultedId).Which.Message.Should().Contain("'critical-job'");
+        records.Should().ContainSingle(r => r.Id.Id == BackgroundTaskLog.StoppingHostId);
+        await host.StopAsync(Ct).WaitAsync(FakeClock.HangTimeout, Ct);
+    }
+
+    [Fact]
+    public async Task TryStart_FaultWithLog_KeepsTheApplicationRunning()
+    {
+        using var host = BuildHost(FakeClock.Create(), _ => { });
+        await host.StartAsync(Ct);
+        var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+        var tracker = host.Services.GetRequiredService<BackgroundTaskTracker>();
+
+        tracker.TryStart(_ => throw new InvalidOperationException("not fatal"), "optional-job").Should().BeTrue();
+
+        await FakeClock.WaitUntilAsync(() => host.Services.GetFakeLogCollector().GetSnapshot().Any(r => r.Id.Id == BackgroundTaskLog.TaskFaultedId), cancellationToken: Ct);
+        await FakeClock.WaitUntilAsync(() => tracker.InFlight == 0, cancellationToken: Ct);
+        lifetime.ApplicationStopping.IsCancellationRequested.Should().BeFalse();
+        await host.StopAsync(Ct).WaitAsync(FakeClock.HangTimeout, Ct);
+    }
+
+    private static IHost BuildHost(FakeTimeProvider time, Action<BackgroundTaskTrackerOptions> configure)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddFakeLogging();
+        builder.Services.AddSingleton<TimeProvider>(time);
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(5));
+        builder.Services.AddBackgroundTaskTracker(configure);
+        return builder.Build();
+    }
+}

@@ -1,0 +1,93 @@
+using System.Net;
+using System.Threading.RateLimiting;
+using AsyncPatterns.RateLimiting;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace AsyncPatterns.Tests.DependencyInjection;
+
+public sealed class RequestRateLimiterServiceCollectionExtensionsTests
+{
+    private readonly FakeTimeProvider _time = FakeClock.Create();
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task AddRequestRateLimiter_SameName_ResolvesOneSharedLimiterAsBothTypes()
+    {
+        var services = new ServiceCollection()
+            .AddRequestRateLimiter("api", o => { o.MaxConcurrency = 2; o.TimeProvider = _time; })
+            .AddRequestRateLimiter("other", o => o.MaxConcurrency = 1);
+        await using var provider = services.BuildServiceProvider();
+
+        var limiter = provider.GetRequiredKeyedService<RequestRateLimiter>("api");
+
+        provider.GetRequiredKeyedService<RequestRateLimiter>("api").Should().BeSameAs(limiter);
+        provider.GetRequiredKeyedService<RateLimiter>("api").Should().BeSameAs(limiter);
+        provider.GetRequiredKeyedService<RequestRateLimiter>("other").Should().NotBeSameAs(limiter);
+        limiter.GetStatistics()!.CurrentAvailablePermits.Should().Be(2);
+        provider.GetRequiredKeyedService<RateLimiter>("other").GetStatistics()!.CurrentAvailablePermits.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task AddRequestRateLimiter_InvalidOptions_FailsValidationOnStartNamingTheLimiter()
+    {
+        var services = new ServiceCollection().AddRequestRateLimiter("api", o => o.PermitsPerSecond = 0);
+        await using var provider = services.BuildServiceProvider();
+
+        provider.Invoking(p => p.GetRequiredService<IStartupValidator>().Validate())
+            .Should().Throw<OptionsValidationException>().WithMessage("*'api'*PermitsPerSecond*");
+    }
+
+    [Fact]
+    public void AddRequestRateLimiter_NullArguments_Throw()
+    {
+        var services = new ServiceCollection();
+
+        services.Invoking(s => s.AddRequestRateLimiter(null!, _ => { })).Should().Throw<ArgumentNullException>().Which.ParamName.Should().Be("name");
+        services.Invoking(s => s.AddRequestRateLimiter("api", null!)).Should().Throw<ArgumentNullException>().Which.ParamName.Should().Be("configure");
+    }
+
+    [Fact]
+    public async Task AddRateLimiter_OnHttpClientBuilder_LimitsEveryClientOfTheNameWithTheSharedLimiter()
+    {
+        var stub = new StubHttpMessageHandler(_time).OnAnyRequest(StubResponse.Text("ok").WithDelay(TimeSpan.FromSeconds(1)));
+        var services = new ServiceCollection().AddRequestRateLimiter("api", o => { o.MaxConcurrency = 1; o.TimeProvider = _time; });
+        services.AddHttpClient("client").ConfigurePrimaryHttpMessageHandler(() => stub).AddRateLimiter("api");
+        await using var provider = services.BuildServiceProvider();
+        var factory = provider.GetRequiredService<IHttpClientFactory>();
+        using var a = factory.CreateClient("client");
+        using var b = factory.CreateClient("client");
+
+        var first = a.GetAsync(new Uri("https://api.test/1"), Ct);
+        var second = b.GetAsync(new Uri("https://api.test/2"), Ct);
+        await FakeClock.WaitUntilAsync(() => stub.RequestCount == 1, cancellationToken: Ct);
+        await FakeClock.SettleAsync();
+        stub.RequestCount.Should().Be(1);
+        provider.GetRequiredKeyedService<RequestRateLimiter>("api").GetStatistics()!.CurrentQueuedCount.Should().Be(1);
+
+        await _time.AdvanceUntilCompletedAsync(Task.WhenAll(first, second), TimeSpan.FromMilliseconds(100));
+
+        stub.PeakInFlight.Should().Be(1);
+        (await first).StatusCode.Should().Be(HttpStatusCode.OK);
+        (await second).StatusCode.Should().Be(HttpStatusCode.OK);
+    }
+
+    [Fact]
+    public async Task AddRateLimiter_WithInstance_UsesThatLimiter()
+    {
+        using var limiter = new RequestRateLimiter(new RequestRateLimiterOptions { PermitsPerSecond = 1, QueueLimit = 0, TimeProvider = _time });
+        var stub = new StubHttpMessageHandler(_time).OnAnyRequest(StubResponse.Text("ok"));
+        var services = new ServiceCollection();
+        services.AddHttpClient("client").ConfigurePrimaryHttpMessageHandler(() => stub).AddRateLimiter(limiter);
+        await using var provider = services.BuildServiceProvider();
+        using var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("client");
+
+        (await client.GetAsync(new Uri("https://api.test/1"), Ct)).Dispose();
+
+        (await client.Awaiting(c => c.GetAsync(new Uri("https://api.test/2"), Ct)).Should().ThrowAsync<RateLimitRejectedException>())
+            .Which.RetryAfter.Should().Be(TimeSpan.FromSeconds(1));
+        stub.RequestCount.Should().Be(1);
+    }
+}
