@@ -31,7 +31,7 @@ internal static class Summary
         rows.Add(new("SQLite connections opened", Invariant($"{pool.TotalCreated} (pool timeouts: {pool.Timeouts})")));
         if (background is not null)
         {
-            rows.Add(new("Background tasks at shutdown", background.ToString()));
+            rows.Add(new("Background tasks", background.IsClean ? $"shut down cleanly ({background.Cancelled} cancelled)" : background.ToString()));
         }
 
         rows.Add(new("Elapsed", Invariant($"{elapsed.TotalSeconds:F1} s")));
