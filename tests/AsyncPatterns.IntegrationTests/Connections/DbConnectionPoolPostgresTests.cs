@@ -5,7 +5,7 @@ namespace AsyncPatterns.IntegrationTests.Connections;
 
 /// <summary>
 /// The ADO.NET adapter over a real PostgreSQL server on 127.0.0.1. CI starts one with <c>.ci/postgres.sh</c> and
-/// exports its connection string as <c>ASYNCPATTERNS_POSTGRES</c>; without it these tests are skipped.
+/// exports its connection string as <c>ASYNCPATTERNS_POSTGRES</c>; without it these tests are skipped, except under CI, where they fail.
 /// </summary>
 public sealed class DbConnectionPoolPostgresTests
 {
@@ -16,6 +16,11 @@ public sealed class DbConnectionPoolPostgresTests
     [Fact]
     public async Task Create_50ConcurrentQueriesWithMaxSize5_ServerSeesAtMost5ConnectionsAndNoneAfterDispose()
     {
+        if (string.IsNullOrEmpty(s_connectionString) && Environment.GetEnvironmentVariable("CI") == "true")
+        {
+            Assert.Fail($"{Variable} is not set although CI=true: .ci/run must start PostgreSQL with .ci/postgres.sh.");
+        }
+
         Assert.SkipUnless(!string.IsNullOrEmpty(s_connectionString), $"{Variable} is not set: no PostgreSQL server (run .ci/postgres.sh to start one).");
         var ct = TestContext.Current.CancellationToken;
         var application = $"asyncpatterns-{Guid.NewGuid():N}"[..40];
