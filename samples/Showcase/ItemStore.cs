@@ -7,10 +7,13 @@ namespace AsyncPatterns.Samples.Showcase;
 
 /// <summary>
 /// The items table in an embedded SQLite file, written through an <see cref="AsyncConnectionPool{TConnection}"/>
-/// (AsyncPatterns.Connections): at most <c>maxConnections</c> connections, borrowed and returned with <c>await using</c>.
+/// (AsyncPatterns.Connections): at most <see cref="MaxConnections"/> connections, borrowed and returned with <c>await using</c>.
 /// </summary>
 internal sealed class ItemStore : IAsyncDisposable
 {
+    /// <summary>The pool's size: SQLite has one writer at a time, so a few connections are plenty.</summary>
+    public const int MaxConnections = 4;
+
     private readonly AsyncConnectionPool<SqliteConnection> _pool;
 
     private ItemStore(string path, AsyncConnectionPool<SqliteConnection> pool)
@@ -24,7 +27,7 @@ internal sealed class ItemStore : IAsyncDisposable
     public ConnectionPoolStatistics PoolStatistics => _pool.Statistics;
 
     /// <summary>Creates an empty database file at <paramref name="path"/> (replacing one left there) and its schema.</summary>
-    public static async Task<ItemStore> CreateAsync(string path, int maxConnections, CancellationToken cancellationToken)
+    public static async Task<ItemStore> CreateAsync(string path, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(System.IO.Path.GetDirectoryName(path)!);
         DeleteFiles(path);
@@ -34,7 +37,7 @@ internal sealed class ItemStore : IAsyncDisposable
         var pool = DbConnectionPool.Create(() => new SqliteConnection(connectionString), options =>
         {
             options.Name = "showcase-sqlite";
-            options.MaxSize = maxConnections;
+            options.MaxSize = MaxConnections;
             options.AcquireTimeout = TimeSpan.FromSeconds(30);
         });
 

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Net;
 using System.Text.Json;
+using AsyncPatterns.Http;
 using AsyncPatterns.RateLimiting;
 
 namespace AsyncPatterns.Samples.Showcase;
@@ -71,7 +72,19 @@ internal sealed class JobStats
     }
 
     /// <summary>A short name for why a request failed, used as the key of the "by kind" counts.</summary>
-    public static string KindOf(HttpStatusCode status) => $"HTTP {(int)status} {status}";
+    public static string KindOf(HttpStatusCode status) => $"HTTP {(int)status} ({status})";
+
+    /// <inheritdoc cref="KindOf(HttpStatusCode)"/>
+    public static string KindOf<T>(FetchResult<T> result) => result.Error?.Kind switch
+    {
+        FetchErrorKind.HttpStatus when result.StatusCode is { } status => KindOf(status),
+        FetchErrorKind.Timeout => "timeout",
+        FetchErrorKind.Network => "connection error",
+        FetchErrorKind.InvalidContent => "invalid JSON",
+        FetchErrorKind.TooLarge => "response too large",
+        FetchErrorKind.RateLimited => "rate limiter queue full",
+        var kind => kind?.ToString() ?? "no value",
+    };
 
     /// <inheritdoc cref="KindOf(HttpStatusCode)"/>
     public static string KindOf(Exception exception) => exception switch

@@ -46,26 +46,25 @@ await using var api = options.BaseUrl is null
     : null;
 var baseAddress = options.BaseUrl ?? api!.BaseAddress;
 
-// 2. One HttpClient whose handler waits for the rate limiter before every request (RateLimiting): at most
-//    --concurrency requests in flight and --rate started per second, retries included.
-var stats = new JobStats();
+// 2. The rate limit (RateLimiting), shared by every request to the API, retries included: at most --concurrency in
+//    flight and --rate started per second. Its bucket holds a tenth of a second's worth: timer wake-ups are always a
+//    little late, and with a bucket of one every late wake-up would be throughput lost for good.
 using var limiter = new RequestRateLimiter(new RequestRateLimiterOptions
 {
     MaxConcurrency = options.Concurrency,
     PermitsPerSecond = options.Rate,
-    // A bucket of a tenth of a second's worth: timer wake-ups are a little late, and with a bucket of 1 every late
-    // wake-up would be lost throughput; a tenth of a second's burst absorbs it and still keeps to --rate per second.
     Burst = Math.Max(1, (int)(options.Rate / 10)),
 });
-using var http = new HttpClient(new RateLimitingHandler(limiter, new CountingHandler(stats)))
+var stats = new JobStats();
+using var http = new HttpClient(new CountingHandler(stats))
 {
     BaseAddress = baseAddress,
     Timeout = Timeout.InfiniteTimeSpan, // each attempt has its own timeout (ItemPipeline)
 };
 
-// 3. An empty SQLite file outside the source tree, written through a pool of 4 connections (Connections).
+// 3. An empty SQLite file outside the source tree, written through a small connection pool (Connections).
 var databasePath = Path.Combine(Path.GetTempPath(), "asyncpatterns-showcase", $"items-{Environment.ProcessId}.db");
-await using var store = await ItemStore.CreateAsync(databasePath, maxConnections: 4, cancellation.Token);
+await using var store = await ItemStore.CreateAsync(databasePath, cancellation.Token);
 
 ui.WriteLine($"AsyncPatterns showcase: {options.Items} items from {baseAddress}"
     + (api is null ? "" : $" (embedded demo API: latency {options.Latency.TotalMilliseconds} ms, failure rate {options.FailureRate:P0})"));
@@ -73,7 +72,7 @@ ui.WriteLine($"  {options.Concurrency} at once, at most {options.Rate} requests/
     + $"{options.Retries} retries; saving to {databasePath}");
 
 // 4. The job, with a background task that reports progress (BackgroundTasks) while it runs.
-var pipeline = new ItemPipeline(http, store, stats, options);
+var pipeline = new ItemPipeline(http, limiter, store, stats, options);
 var started = TimeProvider.System.GetTimestamp();
 await using var background = new BackgroundTaskTracker();
 string outcome;
