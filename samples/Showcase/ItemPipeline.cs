@@ -90,6 +90,7 @@ internal sealed class ItemPipeline
         var items = Paginator.FromPageNumber(FetchPageAsync, PageSize).WithPrefetch(1).WithMaxItems(_options.Items);
         await foreach (var item in items.WithCancellation(cancellationToken))
         {
+            _stats.ItemListed();
             yield return new HttpRequestMessage(HttpMethod.Get, new Uri(_http.BaseAddress!, string.Create(CultureInfo.InvariantCulture, $"items/{item.Id}")));
         }
     }
@@ -118,7 +119,7 @@ internal sealed class ItemPipeline
         }
 
         var items = await response.Content.ReadFromJsonAsync(DemoApiJsonContext.Default.IReadOnlyListItemSummary, cancellationToken) ?? [];
-        _stats.PageListed(items.Count);
+        _stats.PageFetched();
         return items;
     }
 

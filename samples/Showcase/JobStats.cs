@@ -48,11 +48,9 @@ internal sealed class JobStats
 
     public void SetTotal(int total) => Volatile.Write(ref _total, total);
 
-    public void PageListed(int items)
-    {
-        Interlocked.Increment(ref _pages);
-        Interlocked.Add(ref _listed, items);
-    }
+    public void PageFetched() => Interlocked.Increment(ref _pages);
+
+    public void ItemListed() => Interlocked.Increment(ref _listed);
 
     public void RequestSent() => Interlocked.Increment(ref _requests);
 

@@ -9,6 +9,8 @@
 // attempt (Timeouts), inside a task group (TaskGroups), and saves them in SQLite through a connection pool
 // (Connections), while a background task reports progress (BackgroundTasks). Ctrl+C stops it cleanly. At the end it
 // checks the database against what it recorded: every item it saved is there exactly once, and nothing else.
+// Exit code: 0 when the job completed and the check passed, 1 on a fault or a failed check, 2 for a bad option,
+// 130 after Ctrl+C (when the check passed).
 using AsyncPatterns.BackgroundTasks;
 using AsyncPatterns.RateLimiting;
 using AsyncPatterns.Samples.DemoApi;
@@ -67,15 +69,15 @@ var databasePath = Path.Combine(Path.GetTempPath(), "asyncpatterns-showcase", $"
 await using var store = await ItemStore.CreateAsync(databasePath, cancellation.Token);
 
 ui.WriteLine($"AsyncPatterns showcase: {options.Items} items from {baseAddress}"
-    + (api is null ? "" : $" (embedded demo API: latency {options.Latency.TotalMilliseconds} ms, failure rate {options.FailureRate:P0})"));
+    + (api is null ? "" : $" (embedded demo API: latency {options.Latency.TotalMilliseconds} ms, failure rate {options.FailureRate * 100:0.#} %)"));
 ui.WriteLine($"  {options.Concurrency} at once, at most {options.Rate} requests/s, timeout {options.Timeout.TotalMilliseconds} ms per attempt, "
-    + $"{options.Retries} retries; saving to {databasePath}");
+    + $"retries {options.Retries}; saving to {databasePath}");
 
 // 4. The job, with a background task that reports progress (BackgroundTasks) while it runs.
 var pipeline = new ItemPipeline(http, limiter, store, stats, options);
 var started = TimeProvider.System.GetTimestamp();
 await using var background = new BackgroundTaskTracker();
-string outcome;
+JobOutcome outcome;
 ShutdownReport? backgroundReport = null;
 try
 {
@@ -85,11 +87,11 @@ try
         try
         {
             await pipeline.RunAsync(cancellation.Token);
-            return "completed";
+            return JobOutcome.Completed;
         }
         catch (OperationCanceledException) when (cancellation.IsCancellationRequested)
         {
-            return "cancelled (Ctrl+C)";
+            return JobOutcome.Cancelled;
         }
         finally
         {
@@ -101,7 +103,7 @@ try
 }
 catch (TaskGroupException e)
 {
-    outcome = "failed";
+    outcome = JobOutcome.Failed;
     foreach (var fault in e.InnerExceptions)
     {
         ui.WriteError($"fault: {fault.GetType().Name}: {fault.Message}");
@@ -113,13 +115,13 @@ var elapsed = TimeProvider.System.GetElapsedTime(started);
 // 5. Check the database against what the job recorded: every saved item exactly once, and nothing else.
 var savedIds = await store.ReadIdsAsync(CancellationToken.None);
 var verified = savedIds.Count == stats.Saved && savedIds.ToHashSet().SetEquals(stats.SavedIds);
-var complete = outcome != "completed" || stats.Done == stats.Listed;
+var complete = outcome != JobOutcome.Completed || stats.Done == stats.Listed;
 
-ui.WriteSummary($"Showcase {outcome}", Summary.Rows(stats, elapsed, savedIds.Count, verified, store, api, backgroundReport));
-if (outcome.StartsWith("cancelled", StringComparison.Ordinal))
+ui.WriteSummary($"Showcase {outcome.ToString().ToLowerInvariant()}", Summary.Rows(stats, elapsed, savedIds.Count, verified, store, api, backgroundReport));
+if (outcome == JobOutcome.Cancelled)
 {
-    ui.WriteLine($"Stopped by Ctrl+C: {stats.Saved} items saved (each exactly once), {stats.Failed} failed, "
-        + $"{stats.Listed - stats.Done} listed but not processed.");
+    ui.WriteLine($"Stopped by Ctrl+C: {stats.Saved} items saved{(verified ? " (each exactly once, checked in SQLite)" : "")}, "
+        + $"{stats.Failed} failed, {stats.Listed - stats.Done} listed but not processed.");
 }
 
 if (!verified)
@@ -132,13 +134,17 @@ if (!complete)
     ui.WriteError($"{stats.Listed} items were listed but only {stats.Done} were saved or failed.");
 }
 
-if (!options.KeepDatabase)
+await store.DisposeAsync();
+if (options.KeepDatabase)
 {
-    await store.DisposeAsync();
+    ui.WriteLine($"The database is kept at {databasePath}");
+}
+else
+{
     ItemStore.DeleteFiles(databasePath);
 }
 
-return !verified || !complete || outcome == "failed" ? 1 : outcome == "completed" ? 0 : 130;
+return !verified || !complete || outcome == JobOutcome.Failed ? 1 : outcome == JobOutcome.Completed ? 0 : 130;
 
 // The background task: refreshes the progress display until its token is cancelled.
 async Task ReportProgressAsync(IProgress<ProgressSnapshot> progress, CancellationToken cancellationToken)
@@ -148,4 +154,11 @@ async Task ReportProgressAsync(IProgress<ProgressSnapshot> progress, Cancellatio
     {
         progress.Report(ProgressSnapshot.Of(stats, TimeProvider.System.GetElapsedTime(started)));
     }
+}
+
+internal enum JobOutcome
+{
+    Completed,
+    Cancelled,
+    Failed,
 }
