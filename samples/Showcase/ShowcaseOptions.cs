@@ -55,7 +55,7 @@ internal sealed record ShowcaseOptions
             string Value() => i + 1 < args.Length ? args[++i] : throw new ArgumentException($"{name} needs a value.");
             options = name switch
             {
-                "--items" => options with { Items = ParseInt(name, Value(), min: 0) },
+                "--items" => options with { Items = ParseInt(name, Value(), min: 1) },
                 "--concurrency" => options with { Concurrency = ParseInt(name, Value(), min: 1) },
                 "--rate" => options with { Rate = ParseDouble(name, Value(), min: 0.1, max: 1_000_000) },
                 "--failure-rate" => options with { FailureRate = ParseDouble(name, Value(), min: 0, max: 1) },
