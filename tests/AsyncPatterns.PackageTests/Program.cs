@@ -1,7 +1,17 @@
 using System.IO.Compression;
+using System.Net;
 using System.Reflection;
+using System.Threading.RateLimiting;
 using System.Xml.Linq;
 using AsyncPatterns;
+using AsyncPatterns.BackgroundTasks;
+using AsyncPatterns.Connections;
+using AsyncPatterns.Http;
+using AsyncPatterns.Pagination;
+using AsyncPatterns.RateLimiting;
+using AsyncPatterns.Retries;
+using AsyncPatterns.TaskGroups;
+using AsyncPatterns.Timeouts;
 
 // Runs against the packed AsyncPatterns package, restored from artifacts/packages like any application would.
 // Usage: dotnet run -- <path of AsyncPatterns.<version>.nupkg>
@@ -20,6 +30,90 @@ var checks = new List<(string Name, Func<Task<bool>> Check)>
     ("the symbols package sits beside the package", () => Task.FromResult(File.Exists(Path.ChangeExtension(packagePath, ".snupkg")))),
     ("the exception base type is usable", () => Task.FromResult(
         new AsyncPatternsException("x", new InvalidOperationException()).InnerException is InvalidOperationException)),
+    ("Timeouts: a slow operation times out", async () =>
+        (await OperationTimeout.TryRunAsync(
+            async ct =>
+            {
+                await Task.Delay(Timeout.Infinite, ct);
+                return 1;
+            },
+            TimeSpan.FromMilliseconds(20))).TimedOut),
+    ("Retries: a flaky operation succeeds on its third attempt", async () =>
+    {
+        var calls = 0;
+        var value = await Retry.ExecuteAsync(
+            _ => ++calls < 3 ? throw new IOException("flaky") : Task.FromResult(calls),
+            new RetryOptions { MaxRetries = 3, BaseDelay = TimeSpan.FromMilliseconds(1) });
+        return value == 3;
+    }),
+    ("RateLimiting: a concurrency permit is held for the lease's lifetime", async () =>
+    {
+        using var limiter = new RequestRateLimiter(new RequestRateLimiterOptions { MaxConcurrency = 1 });
+        using (var lease = await limiter.AcquireAsync())
+        {
+            using var second = limiter.AttemptAcquire();
+            if (!lease.IsAcquired || second.IsAcquired)
+            {
+                return false;
+            }
+        }
+
+        using var third = limiter.AttemptAcquire();
+        return third.IsAcquired;
+    }),
+    ("TaskGroups: a failing child cancels its sibling and is reported", async () =>
+    {
+        try
+        {
+            await TaskGroup.RunAsync(group =>
+            {
+                _ = group.Run(ct => Task.Delay(Timeout.Infinite, ct), "sibling");
+                _ = group.Run(_ => throw new InvalidOperationException("boom"), "failing");
+                return Task.CompletedTask;
+            });
+            return false;
+        }
+        catch (TaskGroupException ex)
+        {
+            return ex.InnerExceptions.Count == 1 && ex.InnerException is InvalidOperationException;
+        }
+    }),
+    ("BackgroundTasks: shutdown cancels running work and reports it", async () =>
+    {
+        var tracker = new BackgroundTaskTracker();
+        var started = tracker.TryStart(ct => Task.Delay(Timeout.Infinite, ct), "worker");
+        var report = await tracker.ShutdownAsync(TimeSpan.FromSeconds(10));
+        return started && report.Cancelled == 1 && report.IsClean && tracker.InFlight == 0;
+    }),
+    ("Pagination: pages stream item by item", async () =>
+    {
+        var items = new List<int>();
+        await foreach (var item in Paginator.FromPages<int>([[1, 2], [3]]))
+        {
+            items.Add(item);
+        }
+
+        return items.SequenceEqual([1, 2, 3]);
+    }),
+    ("Connections: a returned connection is reused", async () =>
+    {
+        var created = 0;
+        await using var pool = new AsyncConnectionPool<object>(_ => ValueTask.FromResult<object>(++created), maxSize: 2);
+        for (var i = 0; i < 3; i++)
+        {
+            await using var lease = await pool.AcquireAsync();
+            _ = lease.Connection;
+        }
+
+        return created == 1;
+    }),
+    ("Http: every URL gets a result, failures included", async () =>
+    {
+        using var client = new HttpClient(new StatusHandler());
+        var results = await new ConcurrentHttpFetcher(client).FetchAllRawAsync(
+            [new Uri("http://package.test/ok"), new Uri("http://package.test/missing")]);
+        return results.Count == 2 && results[0].IsSuccess && results[1].Error?.Kind == FetchErrorKind.HttpStatus;
+    }),
 };
 
 var failed = 0;
@@ -61,4 +155,15 @@ bool NuspecDeclaresLicenseAndReadme()
     var readme = metadata.Elements().FirstOrDefault(e => e.Name.LocalName == "readme");
     return license is not null && (string?)license.Attribute("type") == "expression" && license.Value == "MIT"
         && readme?.Value == "package-readme.md";
+}
+
+/// <summary>Answers 200 for /ok and 404 for anything else, without a network.</summary>
+internal sealed class StatusHandler : HttpMessageHandler
+{
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        Task.FromResult(new HttpResponseMessage(request.RequestUri!.AbsolutePath == "/ok" ? HttpStatusCode.OK : HttpStatusCode.NotFound)
+        {
+            Content = new StringContent("{}"),
+            RequestMessage = request,
+        });
 }

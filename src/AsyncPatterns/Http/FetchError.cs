@@ -18,8 +18,9 @@ public sealed class FetchError
 
     /// <summary>
     /// The exception behind the failure (<see cref="HttpRequestException"/>, <see cref="System.Text.Json.JsonException"/>,
-    /// <see cref="TimeoutException"/>...), or <see langword="null"/> for <see cref="FetchErrorKind.HttpStatus"/>,
-    /// <see cref="FetchErrorKind.TooLarge"/> and <see cref="FetchErrorKind.RateLimited"/>.
+    /// <see cref="TimeoutException"/>, <see cref="RateLimiting.RateLimitRejectedException"/> with the limiter's
+    /// suggested <c>RetryAfter</c>...), or <see langword="null"/> for <see cref="FetchErrorKind.HttpStatus"/> and
+    /// <see cref="FetchErrorKind.TooLarge"/>.
     /// </summary>
     public Exception? Exception { get; }
 

@@ -1,4 +1,5 @@
 using System.Threading.RateLimiting;
+using AsyncPatterns.Retries;
 using Polly;
 
 namespace AsyncPatterns.Http;
@@ -135,6 +136,18 @@ public sealed class FetchOptions
     /// </remarks>
     public ResiliencePipeline<HttpResponseMessage>? ResiliencePipeline { get; set; }
 
+    /// <summary>
+    /// Retries with backoff for every request, as <see cref="HttpRetry.CreatePipeline"/> builds them from these options
+    /// (408, 429, 5xx, network errors and timed-out attempts are retried; <c>Retry-After</c> is honoured), or
+    /// <see langword="null"/> for none. The short form of <see cref="ResiliencePipeline"/>: set one or the other.
+    /// </summary>
+    /// <value>Default <see langword="null"/>.</value>
+    /// <remarks>
+    /// The pipeline is built, and the retry options validated, when the fetcher is created. Give
+    /// <see cref="RetryOptions.TimeProvider"/> the same clock as <see cref="TimeProvider"/> in tests.
+    /// </remarks>
+    public RetryOptions? Retry { get; set; }
+
     /// <summary>The clock of timeouts and of <see cref="FetchResult{T}.Elapsed"/>.</summary>
     /// <value>Default <see cref="TimeProvider.System"/>.</value>
     /// <exception cref="ArgumentNullException">The value is <see langword="null"/>.</exception>
@@ -148,5 +161,25 @@ public sealed class FetchOptions
         }
     }
 
-    internal FetchOptions Clone() => (FetchOptions)MemberwiseClone();
+    /// <summary>
+    /// Copies the options and resolves <see cref="Retry"/> into <see cref="ResiliencePipeline"/>, so that a fetcher
+    /// holds a snapshot that later changes to these options (or to the retry options) do not affect.
+    /// </summary>
+    internal FetchOptions Snapshot()
+    {
+        var copy = (FetchOptions)MemberwiseClone();
+        if (Retry is not null)
+        {
+            if (ResiliencePipeline is not null)
+            {
+                throw new ArgumentException(
+                    $"Set either {nameof(FetchOptions)}.{nameof(Retry)} or {nameof(FetchOptions)}.{nameof(ResiliencePipeline)}, not both: add the retry strategy to the pipeline instead.",
+                    nameof(Retry));
+            }
+
+            copy.ResiliencePipeline = HttpRetry.CreatePipeline(Retry);
+        }
+
+        return copy;
+    }
 }

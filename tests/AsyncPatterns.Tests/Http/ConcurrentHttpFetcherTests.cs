@@ -3,12 +3,15 @@ using System.Net;
 using System.Text;
 using System.Threading.RateLimiting;
 using AsyncPatterns.Http;
+using AsyncPatterns.RateLimiting;
+using AsyncPatterns.Retries;
 using Microsoft.Extensions.Time.Testing;
 using Polly;
 using Polly.Retry;
 
 namespace AsyncPatterns.Tests.Http;
 
+[Collection(nameof(ConcurrentHttpFetcherTests))]
 public sealed class ConcurrentHttpFetcherTests : IDisposable
 {
     private static readonly Uri s_base = new("http://stub.test/");
@@ -427,6 +430,23 @@ public sealed class ConcurrentHttpFetcherTests : IDisposable
     }
 
     [Fact]
+    public async Task FetchAllAsync_RateLimitingHandlerRejects_GivesRateLimitedResultForThatUriOnly()
+    {
+        // Regression: a rejection by RateLimitingHandler inside the client was reported as a fault, not a result.
+        _handler.OnAnyRequest(Item(1));
+        using var limiter = new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = 1, QueueLimit = 0 });
+        using var held = limiter.AttemptAcquire();
+        using var client = new HttpClient(new RateLimitingHandler(limiter) { InnerHandler = _handler });
+        var fetcher = new ConcurrentHttpFetcher(client, new FetchOptions { TimeProvider = _clock, PerRequestTimeout = Timeout.InfiniteTimeSpan });
+
+        var results = await fetcher.FetchAllAsync([Url("a")], HttpTestJson.Default.ServerItem, Ct);
+
+        results[0].Error!.Kind.Should().Be(FetchErrorKind.RateLimited);
+        results[0].Error!.Exception.Should().BeOfType<RateLimitRejectedException>();
+        _handler.RequestCount.Should().Be(0);
+    }
+
+    [Fact]
     public async Task FetchAllAsync_RetryPipelineOn429_WaitsRetryAfterCountsAttemptsAndDisposesTheRetriedResponse()
     {
         var first = new TrackingContent("");
@@ -457,6 +477,82 @@ public sealed class ConcurrentHttpFetcherTests : IDisposable
             response.Headers.RetryAfter = new System.Net.Http.Headers.RetryConditionHeaderValue(TimeSpan.FromSeconds(1));
             return response;
         }
+    }
+
+    [Fact]
+    public async Task FetchAllAsync_RetryOptions_RetriesTransientStatusAfterTheBackoffAndCountsAttempts()
+    {
+        _handler.OnAnyRequest(StubResponse.Status(HttpStatusCode.ServiceUnavailable), Item(5));
+        var retrying = new TaskCompletionSource<TimeSpan>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var retry = new RetryOptions
+        {
+            MaxRetries = 2,
+            BaseDelay = TimeSpan.FromSeconds(1),
+            UseJitter = false,
+            TimeProvider = _clock,
+            OnRetry = attempt => retrying.TrySetResult(attempt.Delay),
+        };
+
+        var task = Fetcher(o => o.Retry = retry).FetchAllAsync([Url("flaky")], HttpTestJson.Default.ServerItem, Ct);
+        (await retrying.Task.WaitAsync(FakeClock.HangTimeout, Ct)).Should().Be(TimeSpan.FromSeconds(1));
+        await _clock.AdvanceUntilAsync(() => task.IsCompleted, TimeSpan.FromMilliseconds(10));
+        var results = await task.WaitAsync(FakeClock.HangTimeout, Ct);
+
+        results[0].IsSuccess.Should().BeTrue();
+        results[0].Value!.Id.Should().Be(5);
+        results[0].Attempts.Should().Be(2);
+        (_handler.Requests[1].ArrivedAt - _handler.Requests[0].ArrivedAt).Should().BeGreaterThanOrEqualTo(TimeSpan.FromSeconds(1), "the retry waits the base delay");
+    }
+
+    [Fact]
+    public async Task FetchAllAsync_RetryOptions_NeverRetriesAClientError()
+    {
+        _handler.OnAnyRequest(StubResponse.Status(HttpStatusCode.NotFound), Item(5));
+
+        var results = await Fetcher(o => o.Retry = new RetryOptions { TimeProvider = _clock })
+            .FetchAllAsync([Url("missing")], HttpTestJson.Default.ServerItem, Ct);
+
+        results[0].Error!.Kind.Should().Be(FetchErrorKind.HttpStatus);
+        results[0].StatusCode.Should().Be(HttpStatusCode.NotFound);
+        results[0].Attempts.Should().Be(1);
+    }
+
+    [Fact]
+    public void Constructor_RetryAndResiliencePipelineBothSet_ThrowsNamingRetry()
+    {
+        var options = new FetchOptions { Retry = new RetryOptions(), ResiliencePipeline = ResiliencePipeline<HttpResponseMessage>.Empty };
+
+        var act = () => new ConcurrentHttpFetcher(_client, options);
+
+        act.Should().Throw<ArgumentException>().WithParameterName("Retry");
+    }
+
+    [Fact]
+    public async Task FetchAllAsync_RequestRateLimiterTenPerSecond_SendsOneRequestPer100Milliseconds()
+    {
+        _handler.OnAnyRequest(Item(1));
+        using var limiter = new RequestRateLimiter(new RequestRateLimiterOptions { PermitsPerSecond = 10, Burst = 1, TimeProvider = _clock });
+
+        var task = Fetcher(o => { o.RateLimiter = limiter; o.MaxConcurrency = 10; })
+            .FetchAllAsync(Enumerable.Range(0, 10).Select(i => Url($"items/{i}")), HttpTestJson.Default.ServerItem, Ct);
+        for (var sent = 1; sent < 10; sent++)
+        {
+            // Exactly one request per 100 ms: the next one is held until the clock reaches its slot, not a tick before.
+            await FakeClock.WaitUntilAsync(() => _handler.RequestCount >= sent, cancellationToken: Ct);
+            await FakeClock.SettleAsync();
+            _handler.RequestCount.Should().Be(sent, $"at {_clock.GetUtcNow():HH:mm:ss.fff} only {sent} permits exist");
+            await _clock.AdvanceAsync(TimeSpan.FromMilliseconds(99));
+            _handler.RequestCount.Should().Be(sent);
+            await _clock.AdvanceAsync(TimeSpan.FromMilliseconds(1));
+        }
+
+        await _clock.AdvanceUntilAsync(() => task.IsCompleted, TimeSpan.FromMilliseconds(10));
+        var results = await task.WaitAsync(FakeClock.HangTimeout, Ct);
+
+        results.Should().OnlyContain(r => r.IsSuccess);
+        var arrivals = _handler.Requests.Select(r => r.ArrivedAt).ToList();
+        arrivals.Should().HaveCount(10);
+        (arrivals[^1] - arrivals[0]).Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(900));
     }
 
     [Fact]

@@ -1,17 +1,9 @@
 using System.Globalization;
 using System.Net;
 using System.Threading.RateLimiting;
+using AsyncPatterns.RateLimiting;
 
 namespace AsyncPatterns.Http.Internal;
-
-/// <summary>Thrown inside an attempt when the rate limiter does not grant its permit.</summary>
-internal sealed class RateLimitRejectedException(TimeSpan? retryAfter)
-    : Exception(retryAfter is { } delay
-        ? $"The rate limiter rejected the request; it suggests retrying after {delay.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s."
-        : "The rate limiter rejected the request.")
-{
-    public TimeSpan? RetryAfter { get; } = retryAfter;
-}
 
 /// <summary>
 /// The attempts of one request: sends each (a new message, a rate-limiter permit, a timeout on the injected clock),
@@ -41,8 +33,12 @@ internal sealed class AttemptTracker(HttpClient client, FetchOptions options, Pe
         {
             if (lease is { IsAcquired: false })
             {
+                TimeSpan? retryAfter = lease.TryGetMetadata(MetadataName.RetryAfter, out var delay) ? delay : null;
                 throw new RateLimitRejectedException(
-                    lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : null);
+                    retryAfter is { } wait
+                        ? $"The rate limiter rejected the request; it suggests retrying after {wait.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s."
+                        : "The rate limiter rejected the request.",
+                    retryAfter);
             }
 
             HttpRequestMessage message;

@@ -3,6 +3,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using System.Threading.Channels;
+using AsyncPatterns.RateLimiting;
 
 namespace AsyncPatterns.Http.Internal;
 
@@ -234,7 +235,7 @@ internal sealed class FetchRun<T> : IDisposable
         }
         catch (Exception e) when (!token.IsCancellationRequested && Classify(e, attempts.TimedOut(response)) is { } kind)
         {
-            return Failure(kind, $"Fetching '{request.Uri}' failed: {e.Message}", kind is FetchErrorKind.TooLarge or FetchErrorKind.RateLimited ? null : e);
+            return Failure(kind, $"Fetching '{request.Uri}' failed: {e.Message}", kind is FetchErrorKind.TooLarge ? null : e);
         }
         finally
         {

@@ -1,0 +1,165 @@
+// The seed (Python), structured downloads with asyncio.TaskGroup:
+//
+//   async def download_files_structured(urls):
+//       async with asyncio.TaskGroup() as tg:
+//           tasks = [tg.create_task(download_file(url, f"file_{i}.dat")) for i, url in enumerate(urls)]
+//       # All tasks complete or all cancelled if one fails
+//       return [task.result() for task in tasks]
+//
+//   try:
+//       results = asyncio.run(download_files_structured(urls))
+//   except* Exception as eg:
+//       for exc in eg.exceptions:
+//           print(f"Task failed: {exc}")
+//
+// In C#, TaskGroup.RunAsync is the `async with` block, group.Run is tg.create_task, and TaskGroupException (an
+// AggregateException holding every fault, in order) is the exception group that except* catches.
+//   dotnet run --project samples/TaskGroups            (about 3 s)
+//   dotnet run --project samples/TaskGroups -- --smoke (under a second)
+using AsyncPatterns.TaskGroups;
+
+if (args.Any(arg => arg != "--smoke"))
+{
+    Console.Error.WriteLine("usage: TaskGroups [--smoke]");
+    return 2;
+}
+
+var smoke = args.Contains("--smoke");
+var downloadTime = TimeSpan.FromMilliseconds(smoke ? 250 : 1000);
+var urls = Enumerable.Range(0, smoke ? 4 : 6).Select(i => $"http://example.com/file{i}").ToArray();
+var ok = true;
+
+Console.WriteLine($"1. {urls.Length} downloads of {downloadTime.TotalSeconds:0.##} s each, all succeed");
+var tally = new Tally();
+var files = await DownloadFilesStructuredAsync(urls, tally);
+Console.WriteLine($"   results: {string.Join(", ", files)} (at most {tally.PeakRunning} running at once)");
+ok &= Check(files.SequenceEqual(urls.Select((_, i) => $"file_{i}.dat")), "every result is there, in the order of the URLs");
+ok &= Check(tally.PeakRunning > 1, "the downloads ran concurrently");
+
+Console.WriteLine();
+Console.WriteLine("2. file_1.dat fails: the group cancels its siblings and reports the fault");
+tally = new Tally(failing: ["file_1.dat"]);
+try
+{
+    await DownloadFilesStructuredAsync(urls, tally);
+    ok &= Check(false, "the failure surfaced");
+}
+catch (TaskGroupException eg)
+{
+    foreach (var exc in eg.InnerExceptions)
+    {
+        Console.WriteLine($"   Task failed: {exc.Message}");
+    }
+
+    ok &= Check(eg.InnerExceptions.Count == 1, "one fault reported (cancellations the group caused are not faults)");
+    ok &= Check(tally.Cancelled == urls.Length - 1 && tally.Completed == 0, $"all {urls.Length - 1} siblings were cancelled, none left running");
+}
+
+Console.WriteLine();
+Console.WriteLine("3. Supervisor mode, file_1.dat and file_2.dat fail: nothing is cancelled, every fault is reported together");
+tally = new Tally(failing: ["file_1.dat", "file_2.dat"]);
+try
+{
+    await DownloadFilesStructuredAsync(urls, tally, new TaskGroupOptions { Mode = TaskGroupMode.Supervisor });
+    ok &= Check(false, "the failures surfaced");
+}
+catch (TaskGroupException eg)
+{
+    foreach (var exc in eg.InnerExceptions)
+    {
+        Console.WriteLine($"   Task failed: {exc.Message}");
+    }
+
+    ok &= Check(eg.InnerExceptions.Count == 2, "both faults reported in one TaskGroupException");
+    ok &= Check(tally.Completed == urls.Length - 2 && tally.Cancelled == 0, $"the other {urls.Length - 2} downloads completed");
+}
+
+Console.WriteLine();
+Console.WriteLine(ok ? "TaskGroups: OK" : "TaskGroups: FAILED");
+return ok ? 0 : 1;
+
+// The seed's download_files_structured: start one child per URL; RunAsync returns when every child has finished,
+// and throws TaskGroupException if any failed (the others having been cancelled, in the default fail-fast mode).
+async Task<string[]> DownloadFilesStructuredAsync(string[] urls, Tally tally, TaskGroupOptions? options = null)
+{
+    var tasks = new List<Task<string>>();
+    await TaskGroup.RunAsync(group =>
+    {
+        for (var i = 0; i < urls.Length; i++)
+        {
+            var (url, filename) = (urls[i], $"file_{i}.dat");
+            tasks.Add(group.Run(token => DownloadFileAsync(url, filename, tally, token), filename));
+        }
+
+        return Task.CompletedTask;
+    }, options);
+
+    return await Task.WhenAll(tasks); // all completed: the results, in order
+}
+
+// The seed's download_file, with a failure on demand and a trace of what happened to it.
+async Task<string> DownloadFileAsync(string url, string filename, Tally tally, CancellationToken cancellationToken)
+{
+    tally.Started();
+    try
+    {
+        if (tally.Failing.Contains(filename))
+        {
+            await Task.Delay(downloadTime / 10, cancellationToken);
+            throw new HttpRequestException($"{filename}: connection reset while downloading {url}");
+        }
+
+        await Task.Delay(downloadTime, cancellationToken); // simulate the download
+        Console.WriteLine($"   Downloaded {filename}");
+        tally.Complete();
+        return filename;
+    }
+    catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+    {
+        Console.WriteLine($"   {filename} cancelled");
+        tally.Cancel();
+        throw;
+    }
+    finally
+    {
+        tally.Stopped();
+    }
+}
+
+static bool Check(bool condition, string expectation)
+{
+    Console.WriteLine($"   {(condition ? "ok" : "NOT OK")}: {expectation}");
+    return condition;
+}
+
+// What happened to the downloads of one run, counted safely from concurrent children.
+internal sealed class Tally(params string[] failing)
+{
+    private int _running;
+    private int _peakRunning;
+    private int _completed;
+    private int _cancelled;
+
+    public IReadOnlySet<string> Failing { get; } = failing.ToHashSet();
+
+    public int PeakRunning => Volatile.Read(ref _peakRunning);
+
+    public int Completed => Volatile.Read(ref _completed);
+
+    public int Cancelled => Volatile.Read(ref _cancelled);
+
+    public void Started()
+    {
+        var running = Interlocked.Increment(ref _running);
+        int peak;
+        while (running > (peak = Volatile.Read(ref _peakRunning)) && Interlocked.CompareExchange(ref _peakRunning, running, peak) != peak)
+        {
+        }
+    }
+
+    public void Stopped() => Interlocked.Decrement(ref _running);
+
+    public void Complete() => Interlocked.Increment(ref _completed);
+
+    public void Cancel() => Interlocked.Increment(ref _cancelled);
+}
