@@ -50,6 +50,15 @@ public sealed record ServerRequest(string Path, long ArrivedAt, string Connectio
 /// <item><c>GET /reset</c>: aborts the connection (the client sees a reset).</item>
 /// <item><c>GET /hold/{key}</c>: waits until <see cref="Release"/> is called for the key (or the request is aborted), then 200.</item>
 /// </list>
+/// Fault injection (each body is the JSON array of items 1 to 20, as <c>/items?pageSize=20</c> would send it):
+/// <list type="bullet">
+/// <item><c>GET /fault/reset-mid-body</c>: announces the full Content-Length, writes half the body, then aborts the connection.</item>
+/// <item><c>GET /fault/slowloris</c>: sends no response byte at all until the client aborts.</item>
+/// <item><c>GET /fault/stall-mid-body</c>: announces the full Content-Length, writes half the body, then waits until the client aborts.</item>
+/// <item><c>GET /fault/truncated-json</c>: a complete 200 response whose JSON document is cut in half.</item>
+/// <item><c>GET /fault/redirect-loop</c>: 302 to itself, forever.</item>
+/// <item><c>GET /fault/huge-header?bytes=N</c>: 200 with a header of N bytes (default 256 KiB), beyond any client's header limit.</item>
+/// </list>
 /// </remarks>
 public sealed class LoopbackServer : IAsyncDisposable
 {
@@ -133,6 +142,7 @@ public sealed class LoopbackServer : IAsyncDisposable
         var app = builder.Build();
         server = new LoopbackServer(app, itemCount, seed);
         server.MapEndpoints();
+        server.MapFaultEndpoints();
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
         server.BaseAddress = new Uri(address.EndsWith('/') ? address : address + "/");
@@ -334,6 +344,54 @@ public sealed class LoopbackServer : IAsyncDisposable
         {
             await _holds.GetOrAdd(key, _ => NewHold()).Task.WaitAsync(context.RequestAborted);
             context.Response.StatusCode = 200;
+        });
+    }
+
+    private void MapFaultEndpoints()
+    {
+        byte[] Body() => JsonSerializer.SerializeToUtf8Bytes(Slice(0, 20), s_json);
+
+        async Task WriteHalfAsync(HttpContext context, byte[] body)
+        {
+            context.Response.ContentType = "application/json";
+            context.Response.ContentLength = body.Length;
+            await context.Response.Body.WriteAsync(body.AsMemory(0, body.Length / 2), context.RequestAborted);
+            await context.Response.Body.FlushAsync(context.RequestAborted);
+        }
+
+        _app.MapGet("/fault/reset-mid-body", async (HttpContext context) =>
+        {
+            await WriteHalfAsync(context, Body());
+            context.Abort();
+        });
+
+        _app.MapGet("/fault/slowloris", (HttpContext context) =>
+            Task.Delay(Timeout.InfiniteTimeSpan, context.RequestAborted));
+
+        _app.MapGet("/fault/stall-mid-body", async (HttpContext context) =>
+        {
+            await WriteHalfAsync(context, Body());
+            await Task.Delay(Timeout.InfiniteTimeSpan, context.RequestAborted);
+        });
+
+        _app.MapGet("/fault/truncated-json", async (HttpContext context) =>
+        {
+            var body = Body();
+            context.Response.ContentType = "application/json";
+            context.Response.ContentLength = body.Length / 2;
+            await context.Response.Body.WriteAsync(body.AsMemory(0, body.Length / 2), context.RequestAborted);
+        });
+
+        _app.MapGet("/fault/redirect-loop", (HttpContext context) =>
+        {
+            context.Response.Headers.Location = Url("fault/redirect-loop").ToString();
+            return Status(context, StatusCodes.Status302Found);
+        });
+
+        _app.MapGet("/fault/huge-header", (HttpContext context) =>
+        {
+            context.Response.Headers["X-Huge"] = new string('h', Query(context, "bytes", 256 * 1024));
+            return WriteJsonAsync(context, Slice(0, 20));
         });
     }
 
