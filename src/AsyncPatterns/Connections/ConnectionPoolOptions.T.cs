@@ -42,6 +42,12 @@ public sealed class ConnectionPoolOptions<TConnection>
 
     /// <summary>Gets or sets the most connections the pool ever has at once: idle, leased and being created together.</summary>
     /// <value>Default 10. Must be at least 1.</value>
+    /// <remarks>
+    /// A connection the pool retires (failed validation or reset, <c>Invalidate()</c>, expiry, <c>Clear()</c>) leaves
+    /// the count as soon as it is retired, and its <see cref="DestroyAsync"/> hook runs in the background. While that
+    /// hook runs, a replacement may already be opening, so a server can briefly see up to <c>MaxSize</c> plus the
+    /// connections still being closed. Leave that headroom below a hard server-side connection limit.
+    /// </remarks>
     public int MaxSize { get; set; } = 10;
 
     /// <summary>
