@@ -6,7 +6,7 @@
 #   (default: every one of those folders that exists under src/AsyncPatterns).
 # Extra Stryker options can be passed in STRYKER_ARGS, e.g. STRYKER_ARGS="--concurrency 1".
 #
-# Each namespace is mutated alone (--mutate "src/AsyncPatterns/<Folder>/**/*.cs") against the unit tests
+# Each namespace is mutated alone (--mutate "**/src/AsyncPatterns/<Folder>/**/*.cs", matched against full paths) against the unit tests
 # (tests/AsyncPatterns.Tests), with the settings in tests/stryker-config.json. Reports (HTML + JSON) go to
 # artifacts/mutation/<Namespace>/reports/. The script ends with one line per namespace:
 #   <Namespace>: score X% (killed K, survived S, timeout T, no coverage N)
@@ -64,7 +64,7 @@ for ns in "${namespaces[@]}"; do
     # shellcheck disable=SC2086
     dotnet stryker \
       --config-file ../stryker-config.json \
-      --mutate "src/AsyncPatterns/$ns/**/*.cs" \
+      --mutate "**/src/AsyncPatterns/$ns/**/*.cs" \
       --output "$dir" \
       ${STRYKER_ARGS:-}
   ) 2>&1 | tee "$dir/stryker.log"
