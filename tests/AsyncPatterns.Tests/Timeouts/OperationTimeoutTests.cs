@@ -1,6 +1,4 @@
-using AsyncPatterns.Internal;
 using AsyncPatterns.Timeouts;
-using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 
@@ -571,34 +569,5 @@ public sealed class OperationTimeoutTests
         await FakeClock.WaitUntilAsync(() => logger.Collector.Count > 0, cancellationToken: TestContext.Current.CancellationToken);
         var logged = logger.LatestRecord.Exception.Should().BeOfType<AggregateException>().Subject;
         logged.InnerExceptions.Should().Equal(first, second);
-    }
-
-    [Fact]
-    public async Task Metrics_TimeoutsAndOrphanFaults_AreCounted()
-    {
-        var clock = FakeClock.Create();
-        using var timedOut = new MetricCollector<long>(Telemetry.Meter, "asyncpatterns.timeouts.timed_out", clock);
-        using var orphanFaults = new MetricCollector<long>(Telemetry.Meter, "asyncpatterns.timeouts.orphan_faults", clock);
-        var ct = TestContext.Current.CancellationToken;
-
-        var run = OperationTimeout.RunAsync(WaitForCancellation, OneSecond, clock, ct);
-        var tryRun = OperationTimeout.TryRunAsync(WaitForCancellation, OneSecond, clock, ct);
-        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
-        var detached = OperationTimeout.RunDetachedAsync(_ => gate.Task, OneSecond, timeProvider: clock, cancellationToken: ct);
-        await clock.AdvanceAsync(OneSecond);
-
-        await run.WaitAsync(FakeClock.HangTimeout, ct).Awaiting(t => t).Should().ThrowAsync<OperationTimeoutException>();
-        (await tryRun.WaitAsync(FakeClock.HangTimeout, ct)).TimedOut.Should().BeTrue();
-        await detached.WaitAsync(FakeClock.HangTimeout, ct).Awaiting(t => t).Should().ThrowAsync<OperationTimeoutException>();
-        timedOut.GetMeasurementSnapshot().EvaluateAsCounter().Should().Be(3);
-        orphanFaults.GetMeasurementSnapshot().Should().BeEmpty();
-
-        gate.SetException(new IOException("late"));
-        await FakeClock.WaitUntilAsync(() => orphanFaults.GetMeasurementSnapshot().Count == 1, cancellationToken: ct);
-        orphanFaults.GetMeasurementSnapshot().EvaluateAsCounter().Should().Be(1);
-        timedOut.Instrument!.Unit.Should().Be("{operation}");
-        timedOut.Instrument.Description.Should().NotBeNullOrEmpty();
-        orphanFaults.Instrument!.Unit.Should().Be("{operation}");
-        orphanFaults.Instrument.Description.Should().NotBeNullOrEmpty();
     }
 }
