@@ -46,6 +46,7 @@ public sealed record ServerRequest(string Path, long ArrivedAt, string Connectio
 /// <item><c>GET /ratelimited?key=K&amp;times=N&amp;retryAfter=S</c>: 429 with <c>Retry-After: S</c> for the first N hits of K, then 200.</item>
 /// <item><c>GET /status/{code}</c>: an empty response with that status.</item>
 /// <item><c>GET /large?bytes=N</c>: N bytes, chunked, without Content-Length.</item>
+/// <item><c>GET /largejson?bytes=N</c>: a valid JSON object whose <c>name</c> holds N bytes, chunked, without Content-Length.</item>
 /// <item><c>GET /reset</c>: aborts the connection (the client sees a reset).</item>
 /// <item><c>GET /hold/{key}</c>: waits until <see cref="Release"/> is called for the key (or the request is aborted), then 200.</item>
 /// </list>
@@ -301,6 +302,26 @@ public sealed class LoopbackServer : IAsyncDisposable
                 await context.Response.Body.FlushAsync(context.RequestAborted);
                 remaining -= count;
             }
+        });
+
+        _app.MapGet("/largejson", async (HttpContext context) =>
+        {
+            // A valid JSON document whose one string holds N bytes, chunked, without Content-Length: only a size
+            // limit enforced while streaming can stop it.
+            var remaining = Query(context, "bytes", 1024 * 1024);
+            var chunk = new byte[16 * 1024];
+            Array.Fill(chunk, (byte)'x');
+            context.Response.ContentType = "application/json";
+            await context.Response.Body.WriteAsync("{\"name\":\""u8.ToArray(), context.RequestAborted);
+            while (remaining > 0)
+            {
+                var count = Math.Min(remaining, chunk.Length);
+                await context.Response.Body.WriteAsync(chunk.AsMemory(0, count), context.RequestAborted);
+                await context.Response.Body.FlushAsync(context.RequestAborted);
+                remaining -= count;
+            }
+
+            await context.Response.Body.WriteAsync("\"}"u8.ToArray(), context.RequestAborted);
         });
 
         _app.MapGet("/reset", (HttpContext context) =>

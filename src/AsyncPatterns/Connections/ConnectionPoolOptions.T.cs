@@ -1,0 +1,170 @@
+using Microsoft.Extensions.Logging;
+
+namespace AsyncPatterns.Connections;
+
+/// <summary>
+/// Configures an <see cref="AsyncConnectionPool{TConnection}"/>: the hooks that create, validate, reset and destroy a
+/// connection, the size limits and the time limits. The pool validates and copies the options when it is built, so
+/// changing them afterwards has no effect on an existing pool.
+/// </summary>
+/// <typeparam name="TConnection">The type of the pooled connection.</typeparam>
+public sealed class ConnectionPoolOptions<TConnection>
+{
+    /// <summary>The largest timeout the pool accepts (<see cref="int.MaxValue"/> milliseconds, about 24.8 days).</summary>
+    private static readonly TimeSpan s_maxTimeout = TimeSpan.FromMilliseconds(int.MaxValue);
+
+    /// <summary>Gets or sets the hook that creates and opens a new connection. Required.</summary>
+    /// <value>No default: the pool cannot be built without it. The token is cancelled when the caller who asked for the connection gives up, the acquire timeout passes or the pool is disposed.</value>
+    public Func<CancellationToken, ValueTask<TConnection>>? CreateAsync { get; set; }
+
+    /// <summary>
+    /// Gets or sets the hook that checks a connection that has been idle for at least <see cref="ValidateAfterIdle"/>
+    /// before it is handed out. Returning <see langword="false"/> or throwing destroys the connection, and the caller
+    /// gets another one (or a new one) within the same acquire timeout.
+    /// </summary>
+    /// <value>Default <see langword="null"/>: connections are not validated.</value>
+    public Func<TConnection, CancellationToken, ValueTask<bool>>? ValidateAsync { get; set; }
+
+    /// <summary>
+    /// Gets or sets the hook that cleans a connection when it is returned (rolls back a transaction, resets session
+    /// state). Throwing destroys the connection instead of pooling it.
+    /// </summary>
+    /// <value>Default <see langword="null"/>: connections are pooled as they are returned.</value>
+    public Func<TConnection, CancellationToken, ValueTask>? ResetAsync { get; set; }
+
+    /// <summary>Gets or sets the hook that closes a connection the pool retires. Exceptions it throws are logged, never rethrown.</summary>
+    /// <value>Default <see langword="null"/>: <see cref="IAsyncDisposable.DisposeAsync"/> when the connection implements it, otherwise <see cref="IDisposable.Dispose"/> when it implements that, otherwise nothing.</value>
+    public Func<TConnection, ValueTask>? DestroyAsync { get; set; }
+
+    /// <summary>Gets or sets how many connections the pool keeps open even when idle; it refills to this size in the background.</summary>
+    /// <value>Default 0. Must be between 0 and <see cref="MaxSize"/>.</value>
+    public int MinSize { get; set; }
+
+    /// <summary>Gets or sets the most connections the pool ever has at once: idle, leased and being created together.</summary>
+    /// <value>Default 10. Must be at least 1.</value>
+    public int MaxSize { get; set; } = 10;
+
+    /// <summary>
+    /// Gets or sets how long <see cref="AsyncConnectionPool{TConnection}.AcquireAsync"/> may take in total (waiting,
+    /// creating, validating) before it throws <see cref="ConnectionPoolTimeoutException"/>.
+    /// </summary>
+    /// <value>Default 30 seconds. Positive, or <see cref="Timeout.InfiniteTimeSpan"/> to wait as long as the caller's token allows.</value>
+    public TimeSpan AcquireTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Gets or sets how long a connection may stay idle before it is closed, as long as the pool keeps <see cref="MinSize"/> connections.</summary>
+    /// <value>Default 10 minutes. Positive, or <see cref="Timeout.InfiniteTimeSpan"/> to never evict idle connections.</value>
+    public TimeSpan IdleTimeout { get; set; } = TimeSpan.FromMinutes(10);
+
+    /// <summary>
+    /// Gets or sets the longest a connection lives: an older connection is never handed out, and a leased one is
+    /// destroyed when it is returned (never under its user). Set it a little below any limit the server or a
+    /// load balancer enforces.
+    /// </summary>
+    /// <value>Default 30 minutes. Positive, or <see cref="Timeout.InfiniteTimeSpan"/> for no limit.</value>
+    public TimeSpan MaxLifetime { get; set; } = TimeSpan.FromMinutes(30);
+
+    /// <summary>
+    /// Gets or sets the fraction of <see cref="MaxLifetime"/> by which each connection's lifetime is shortened at
+    /// random, so connections created together do not all expire together.
+    /// </summary>
+    /// <value>Default 0.025 (up to 2.5 % shorter, as HikariCP does). Between 0 (no jitter) and 0.5.</value>
+    public double MaxLifetimeJitter { get; set; } = 0.025;
+
+    /// <summary>Gets or sets the source of randomness for <see cref="MaxLifetimeJitter"/>: a function returning a value in [0, 1).</summary>
+    /// <value>Default <see cref="Random.NextDouble"/> of <see cref="Random.Shared"/>. Tests inject a fixed sequence.</value>
+    public Func<double> Randomizer { get; set; } = Random.Shared.NextDouble;
+
+    /// <summary>
+    /// Gets or sets how long a connection may sit idle before it is checked with <see cref="ValidateAsync"/> on its
+    /// way out. Connections used more recently are trusted, which saves a round trip on busy pools.
+    /// </summary>
+    /// <value>Default 500 milliseconds. <see cref="TimeSpan.Zero"/> validates on every acquire; <see cref="Timeout.InfiniteTimeSpan"/> never validates. Ignored without <see cref="ValidateAsync"/>.</value>
+    public TimeSpan ValidateAfterIdle { get; set; } = TimeSpan.FromMilliseconds(500);
+
+    /// <summary>
+    /// Gets or sets how long a lease may be held before the pool logs a warning, once per lease, with the stack
+    /// trace of the code that acquired it. When set, every acquire captures a stack trace, which costs time and memory.
+    /// </summary>
+    /// <value>Default <see cref="Timeout.InfiniteTimeSpan"/>: leak detection is off. Otherwise positive.</value>
+    public TimeSpan LeakDetectionThreshold { get; set; } = Timeout.InfiniteTimeSpan;
+
+    /// <summary>
+    /// Gets or sets how long <see cref="AsyncConnectionPool{TConnection}.DisposeAsync"/> waits for leased connections
+    /// to come back (and then for destroy hooks to finish) before it destroys them anyway and returns.
+    /// </summary>
+    /// <value>Default 30 seconds. Zero or positive; never infinite, so disposal cannot hang.</value>
+    public TimeSpan DrainTimeout { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Gets or sets the clock for every timeout, lifetime and duration metric.</summary>
+    /// <value>Default <see cref="TimeProvider.System"/>.</value>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Gets or sets the logger factory for leak warnings, background failures and destroy errors.</summary>
+    /// <value>Default <see langword="null"/>: nothing is logged. The DI registration fills it from the container.</value>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>Gets or sets the pool name used in exceptions, logs and the <c>db.client.connection.pool.name</c> metric attribute.</summary>
+    /// <value>Default the name of <typeparamref name="TConnection"/>. Must not be empty.</value>
+    public string Name { get; set; } = typeof(TConnection).Name;
+
+    /// <summary>Throws when a value is out of range, naming the property.</summary>
+    internal void Validate()
+    {
+        if (CreateAsync is null)
+        {
+            throw new ArgumentException($"{nameof(CreateAsync)} is required.", nameof(CreateAsync));
+        }
+
+        if (MaxSize < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxSize), MaxSize, $"{nameof(MaxSize)} must be at least 1.");
+        }
+
+        if (MinSize < 0 || MinSize > MaxSize)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MinSize), MinSize, $"{nameof(MinSize)} must be between 0 and {nameof(MaxSize)} ({MaxSize}).");
+        }
+
+        RequirePositiveOrInfinite(AcquireTimeout, nameof(AcquireTimeout));
+        RequirePositiveOrInfinite(IdleTimeout, nameof(IdleTimeout));
+        RequirePositiveOrInfinite(MaxLifetime, nameof(MaxLifetime));
+        RequirePositiveOrInfinite(LeakDetectionThreshold, nameof(LeakDetectionThreshold));
+        if (ValidateAfterIdle != Timeout.InfiniteTimeSpan && ValidateAfterIdle < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ValidateAfterIdle), ValidateAfterIdle, $"{nameof(ValidateAfterIdle)} must be zero, positive or infinite.");
+        }
+
+        if (DrainTimeout < TimeSpan.Zero || DrainTimeout > s_maxTimeout)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DrainTimeout), DrainTimeout, $"{nameof(DrainTimeout)} must be zero or positive and finite.");
+        }
+
+        if (double.IsNaN(MaxLifetimeJitter) || MaxLifetimeJitter < 0 || MaxLifetimeJitter > 0.5)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxLifetimeJitter), MaxLifetimeJitter, $"{nameof(MaxLifetimeJitter)} must be between 0 and 0.5.");
+        }
+
+        if (Randomizer is null)
+        {
+            throw new ArgumentException($"{nameof(Randomizer)} is required.", nameof(Randomizer));
+        }
+
+        if (TimeProvider is null)
+        {
+            throw new ArgumentException($"{nameof(TimeProvider)} is required.", nameof(TimeProvider));
+        }
+
+        if (string.IsNullOrWhiteSpace(Name))
+        {
+            throw new ArgumentException($"{nameof(Name)} must not be empty.", nameof(Name));
+        }
+    }
+
+    private static void RequirePositiveOrInfinite(TimeSpan value, string name)
+    {
+        if (value != Timeout.InfiniteTimeSpan && (value <= TimeSpan.Zero || value > s_maxTimeout))
+        {
+            throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive (at most {s_maxTimeout}) or Timeout.InfiniteTimeSpan.");
+        }
+    }
+}

@@ -1,0 +1,213 @@
+using System.Runtime.InteropServices;
+using System.Text.Json.Serialization.Metadata;
+using AsyncPatterns.Http.Internal;
+
+namespace AsyncPatterns.Http;
+
+/// <summary>
+/// Fetches many HTTP requests with bounded concurrency and gives one result per request: its value, or an error
+/// (timeout, HTTP status, network, invalid content, too large, rate limited) instead of an exception. The .NET form of
+/// gathering many requests at once, without overwhelming the client or the server.
+/// </summary>
+/// <remarks>
+/// <para>
+/// At most <see cref="FetchOptions.MaxConcurrency"/> requests are in flight (and at most
+/// <see cref="FetchOptions.MaxConcurrencyPerHost"/> per host). The source is pulled only when a slot frees, so a million
+/// URIs cost memory for the requests in flight only. Responses are read with
+/// <see cref="HttpCompletionOption.ResponseHeadersRead"/> and their bodies bounded by <see cref="FetchOptions.MaxResponseBytes"/>.
+/// </para>
+/// <para>
+/// The caller's cancellation surfaces as <see cref="OperationCanceledException"/>, never as a result; it, an early
+/// <c>break</c> out of a <c>FetchAsync</c> loop and a <see cref="FetchOptions.FailFast"/> failure all cancel and
+/// dispose every request and response in flight, and the enumeration finishes only when every worker has.
+/// </para>
+/// <para>
+/// URIs must be absolute <c>http</c> or <c>https</c> URIs. A collection (<see cref="ICollection{T}"/> or
+/// <see cref="IReadOnlyCollection{T}"/>) is checked whole before anything is sent; a lazy sequence, and the messages of
+/// a request source, are checked as they are pulled, and a bad one stops the fetch with an
+/// <see cref="ArgumentException"/> naming it. The fetcher owns the <see cref="HttpRequestMessage"/> instances it pulls and
+/// disposes them; with a retrying pipeline later attempts send copies that share the original's content, which must
+/// therefore be re-readable (<see cref="ByteArrayContent"/>, <see cref="StringContent"/>, a seekable stream).
+/// </para>
+/// <para>Every member is safe to call concurrently; each call is an independent fetch with its own slots.</para>
+/// </remarks>
+public sealed class ConcurrentHttpFetcher
+{
+    private readonly HttpClient? _client;
+    private readonly IHttpClientFactory? _factory;
+    private readonly string? _clientName;
+    private readonly FetchOptions _options;
+
+    /// <summary>Creates a fetcher that sends through <paramref name="httpClient"/> with default options.</summary>
+    /// <param name="httpClient">The client; the fetcher does not dispose it.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="httpClient"/> is null.</exception>
+    public ConcurrentHttpFetcher(HttpClient httpClient)
+        : this(httpClient, null)
+    {
+    }
+
+    /// <summary>Creates a fetcher that sends through <paramref name="httpClient"/>.</summary>
+    /// <param name="httpClient">The client; the fetcher does not dispose it.</param>
+    /// <param name="options">The options, copied now; null for the defaults.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="httpClient"/> is null.</exception>
+    public ConcurrentHttpFetcher(HttpClient httpClient, FetchOptions? options)
+    {
+        ArgumentNullException.ThrowIfNull(httpClient);
+        _client = httpClient;
+        _options = options?.Clone() ?? new FetchOptions();
+    }
+
+    /// <summary>Creates a fetcher that sends through the named client of <paramref name="httpClientFactory"/>, created once per fetch.</summary>
+    /// <param name="httpClientFactory">The factory.</param>
+    /// <param name="clientName">The name of the client (configured with <c>AddHttpClient(name)</c>).</param>
+    /// <param name="options">The options, copied now; null for the defaults.</param>
+    /// <exception cref="ArgumentNullException"><paramref name="httpClientFactory"/> or <paramref name="clientName"/> is null.</exception>
+    public ConcurrentHttpFetcher(IHttpClientFactory httpClientFactory, string clientName, FetchOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(httpClientFactory);
+        ArgumentNullException.ThrowIfNull(clientName);
+        _factory = httpClientFactory;
+        _clientName = clientName;
+        _options = options?.Clone() ?? new FetchOptions();
+    }
+
+    /// <summary>GETs every URI and deserializes each body as JSON; yields the results as they complete (with their <see cref="FetchResult{T}.Index"/>).</summary>
+    /// <typeparam name="T">The type of the JSON documents.</typeparam>
+    /// <param name="uris">The URIs, pulled lazily; each must be an absolute http or https URI.</param>
+    /// <param name="jsonTypeInfo">Source-generated metadata for <typeparamref name="T"/> (trimming- and AOT-safe).</param>
+    /// <param name="cancellationToken">Cancels the whole fetch.</param>
+    /// <returns>One result per URI, in completion order.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">A URI is null, relative or not http(s) (for a lazy sequence: when it is pulled).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
+    public IAsyncEnumerable<FetchResult<T>> FetchAsync<T>(IEnumerable<Uri> uris, JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(jsonTypeInfo);
+        return RunFetchAsync(CreateSource(uris), new JsonResponseReader<T>(jsonTypeInfo), cancellationToken);
+    }
+
+    /// <summary>Sends every request and deserializes each body as JSON; yields the results as they complete (with their <see cref="FetchResult{T}.Index"/>).</summary>
+    /// <typeparam name="T">The type of the JSON documents.</typeparam>
+    /// <param name="requests">The requests, pulled lazily; the fetcher owns and disposes them.</param>
+    /// <param name="jsonTypeInfo">Source-generated metadata for <typeparamref name="T"/> (trimming- and AOT-safe).</param>
+    /// <param name="cancellationToken">Cancels the whole fetch.</param>
+    /// <returns>One result per request, in completion order.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">A request has no URI, or a relative or non-http(s) one (when it is pulled).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
+    public IAsyncEnumerable<FetchResult<T>> FetchAsync<T>(IAsyncEnumerable<HttpRequestMessage> requests, JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        ArgumentNullException.ThrowIfNull(jsonTypeInfo);
+        return RunFetchAsync(new RequestSource(requests), new JsonResponseReader<T>(jsonTypeInfo), cancellationToken);
+    }
+
+    /// <summary>GETs every URI and deserializes each body as JSON; returns all results in input order.</summary>
+    /// <typeparam name="T">The type of the JSON documents.</typeparam>
+    /// <param name="uris">The URIs, pulled lazily; each must be an absolute http or https URI.</param>
+    /// <param name="jsonTypeInfo">Source-generated metadata for <typeparamref name="T"/> (trimming- and AOT-safe).</param>
+    /// <param name="cancellationToken">Cancels the whole fetch.</param>
+    /// <returns>One result per URI; the result of the URI at index <c>i</c> is at index <c>i</c>.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">A URI is null, relative or not http(s) (for a lazy sequence: when it is pulled).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
+    public Task<IReadOnlyList<FetchResult<T>>> FetchAllAsync<T>(IEnumerable<Uri> uris, JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default) =>
+        CollectAsync(FetchAsync(uris, jsonTypeInfo, cancellationToken));
+
+    /// <summary>Sends every request and deserializes each body as JSON; returns all results in input order.</summary>
+    /// <typeparam name="T">The type of the JSON documents.</typeparam>
+    /// <param name="requests">The requests, pulled lazily; the fetcher owns and disposes them.</param>
+    /// <param name="jsonTypeInfo">Source-generated metadata for <typeparamref name="T"/> (trimming- and AOT-safe).</param>
+    /// <param name="cancellationToken">Cancels the whole fetch.</param>
+    /// <returns>One result per request; the result of the request at index <c>i</c> is at index <c>i</c>.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">A request has no URI, or a relative or non-http(s) one (when it is pulled).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
+    public Task<IReadOnlyList<FetchResult<T>>> FetchAllAsync<T>(IAsyncEnumerable<HttpRequestMessage> requests, JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default) =>
+        CollectAsync(FetchAsync(requests, jsonTypeInfo, cancellationToken));
+
+    /// <summary>GETs every URI and reads each response whole (status, headers, body bytes); yields the results as they complete.</summary>
+    /// <param name="uris">The URIs, pulled lazily; each must be an absolute http or https URI.</param>
+    /// <param name="cancellationToken">Cancels the whole fetch.</param>
+    /// <returns>One result per URI, in completion order. A status outside 200-299 is a <see cref="FetchErrorKind.HttpStatus"/> error.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="uris"/> is null.</exception>
+    /// <exception cref="ArgumentException">A URI is null, relative or not http(s) (for a lazy sequence: when it is pulled).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
+    public IAsyncEnumerable<FetchResult<RawResponse>> FetchRawAsync(IEnumerable<Uri> uris, CancellationToken cancellationToken = default) =>
+        RunFetchAsync(CreateSource(uris), RawResponseReader.Instance, cancellationToken);
+
+    /// <summary>Sends every request and reads each response whole (status, headers, body bytes); yields the results as they complete.</summary>
+    /// <param name="requests">The requests, pulled lazily; the fetcher owns and disposes them.</param>
+    /// <param name="cancellationToken">Cancels the whole fetch.</param>
+    /// <returns>One result per request, in completion order. A status outside 200-299 is a <see cref="FetchErrorKind.HttpStatus"/> error.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="requests"/> is null.</exception>
+    /// <exception cref="ArgumentException">A request has no URI, or a relative or non-http(s) one (when it is pulled).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
+    public IAsyncEnumerable<FetchResult<RawResponse>> FetchRawAsync(IAsyncEnumerable<HttpRequestMessage> requests, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        return RunFetchAsync(new RequestSource(requests), RawResponseReader.Instance, cancellationToken);
+    }
+
+    /// <summary>GETs every URI and reads each response whole (status, headers, body bytes); returns all results in input order.</summary>
+    /// <param name="uris">The URIs, pulled lazily; each must be an absolute http or https URI.</param>
+    /// <param name="cancellationToken">Cancels the whole fetch.</param>
+    /// <returns>One result per URI, in input order.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="uris"/> is null.</exception>
+    /// <exception cref="ArgumentException">A URI is null, relative or not http(s) (for a lazy sequence: when it is pulled).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
+    public Task<IReadOnlyList<FetchResult<RawResponse>>> FetchAllRawAsync(IEnumerable<Uri> uris, CancellationToken cancellationToken = default) =>
+        CollectAsync(FetchRawAsync(uris, cancellationToken));
+
+    /// <summary>Sends every request and reads each response whole (status, headers, body bytes); returns all results in input order.</summary>
+    /// <param name="requests">The requests, pulled lazily; the fetcher owns and disposes them.</param>
+    /// <param name="cancellationToken">Cancels the whole fetch.</param>
+    /// <returns>One result per request, in input order.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="requests"/> is null.</exception>
+    /// <exception cref="ArgumentException">A request has no URI, or a relative or non-http(s) one (when it is pulled).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
+    public Task<IReadOnlyList<FetchResult<RawResponse>>> FetchAllRawAsync(IAsyncEnumerable<HttpRequestMessage> requests, CancellationToken cancellationToken = default) =>
+        CollectAsync(FetchRawAsync(requests, cancellationToken));
+
+    private static UriSource CreateSource(IEnumerable<Uri> uris)
+    {
+        ArgumentNullException.ThrowIfNull(uris);
+        if (uris is ICollection<Uri> or IReadOnlyCollection<Uri>)
+        {
+            var index = 0;
+            foreach (var uri in uris)
+            {
+                FetchSource.Validate(uri, index++, nameof(uris));
+            }
+        }
+
+        return new UriSource(uris);
+    }
+
+    private static async Task<IReadOnlyList<FetchResult<T>>> CollectAsync<T>(IAsyncEnumerable<FetchResult<T>> results)
+    {
+        var list = new List<FetchResult<T>>();
+        await foreach (var result in results.ConfigureAwait(false))
+        {
+            if (result.Index >= list.Count)
+            {
+                CollectionsMarshal.SetCount(list, result.Index + 1);
+            }
+
+            list[result.Index] = result;
+        }
+
+        return list.AsReadOnly();
+    }
+
+    private IAsyncEnumerable<FetchResult<T>> RunFetchAsync<T>(FetchSource source, IResponseReader<T> reader, CancellationToken cancellationToken) =>
+        FetchRun<T>.RunAsync(_client ?? _factory!.CreateClient(_clientName!), _options, reader, source, cancellationToken);
+}

@@ -1,0 +1,193 @@
+using System.Globalization;
+using System.Net;
+using System.Threading.RateLimiting;
+
+namespace AsyncPatterns.Http.Internal;
+
+/// <summary>Thrown inside an attempt when the rate limiter does not grant its permit.</summary>
+internal sealed class RateLimitRejectedException(TimeSpan? retryAfter)
+    : Exception(retryAfter is { } delay
+        ? $"The rate limiter rejected the request; it suggests retrying after {delay.TotalSeconds.ToString(CultureInfo.InvariantCulture)} s."
+        : "The rate limiter rejected the request.")
+{
+    public TimeSpan? RetryAfter { get; } = retryAfter;
+}
+
+/// <summary>
+/// The attempts of one request: sends each (a new message, a rate-limiter permit, a timeout on the injected clock),
+/// counts them, and owns every message, response and timer it created until <see cref="Dispose"/>, so a response
+/// that a pipeline retried is disposed even when the pipeline does not dispose it.
+/// </summary>
+internal sealed class AttemptTracker(HttpClient client, FetchOptions options, PendingRequest request) : IDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly List<Attempt> _attempts = [];
+    private HttpRequestMessage? _original = request.Message;
+    private int _count;
+    private bool _originalSent;
+
+    public int Count => Volatile.Read(ref _count);
+
+    public HttpStatusCode? LastStatusCode { get; private set; }
+
+    /// <summary>One attempt: the callback of the resilience pipeline (or the only call without one).</summary>
+    public async ValueTask<HttpResponseMessage> SendAsync(CancellationToken cancellationToken)
+    {
+        Interlocked.Increment(ref _count);
+        var lease = options.RateLimiter is { } limiter
+            ? await limiter.AcquireAsync(1, cancellationToken).ConfigureAwait(false)
+            : null;
+        try
+        {
+            if (lease is { IsAcquired: false })
+            {
+                throw new RateLimitRejectedException(
+                    lease.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter) ? retryAfter : null);
+            }
+
+            HttpRequestMessage message;
+            Attempt attempt;
+            lock (_lock)
+            {
+                message = NextMessage();
+                attempt = new Attempt(message, options.PerRequestTimeout, options.TimeProvider, cancellationToken);
+                _attempts.Add(attempt);
+            }
+
+            try
+            {
+                var response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, attempt.Token).ConfigureAwait(false);
+                lock (_lock)
+                {
+                    attempt.Response = response;
+                    LastStatusCode = response.StatusCode;
+                }
+
+                return response;
+            }
+            catch (Exception e) when (attempt.TimedOut && !cancellationToken.IsCancellationRequested)
+            {
+                throw new TimeoutException(
+                    $"No response from '{message.RequestUri}' within {options.PerRequestTimeout}.", e);
+            }
+        }
+        finally
+        {
+            lease?.Dispose();
+        }
+    }
+
+    /// <summary>The token of the attempt that produced <paramref name="response"/>: it bounds reading the body.</summary>
+    public CancellationToken TokenFor(HttpResponseMessage response, CancellationToken fallback)
+    {
+        lock (_lock)
+        {
+            return _attempts.Find(a => ReferenceEquals(a.Response, response))?.Token ?? fallback;
+        }
+    }
+
+    /// <summary>Whether the timeout of the attempt that produced <paramref name="response"/> has fired.</summary>
+    public bool TimedOut(HttpResponseMessage? response)
+    {
+        lock (_lock)
+        {
+            return response is not null && _attempts.Find(a => ReferenceEquals(a.Response, response)) is { TimedOut: true };
+        }
+    }
+
+    public void Dispose()
+    {
+        lock (_lock)
+        {
+            foreach (var attempt in _attempts)
+            {
+                attempt.Dispose();
+            }
+
+            _attempts.Clear();
+            _original?.Dispose();
+            _original = null;
+        }
+    }
+
+    private HttpRequestMessage NextMessage()
+    {
+        if (request.Message is null)
+        {
+            return new HttpRequestMessage(HttpMethod.Get, request.Uri);
+        }
+
+        if (!_originalSent)
+        {
+            // The first attempt sends the caller's own message; later ones send copies sharing its content.
+            _originalSent = true;
+            return request.Message;
+        }
+
+        return Copy(request.Message);
+    }
+
+    private static HttpRequestMessage Copy(HttpRequestMessage original)
+    {
+        var copy = new HttpRequestMessage(original.Method, original.RequestUri)
+        {
+            Version = original.Version,
+            VersionPolicy = original.VersionPolicy,
+            Content = original.Content,
+        };
+        foreach (var header in original.Headers)
+        {
+            copy.Headers.TryAddWithoutValidation(header.Key, header.Value);
+        }
+
+        foreach (var option in original.Options)
+        {
+            ((IDictionary<string, object?>)copy.Options)[option.Key] = option.Value;
+        }
+
+        return copy;
+    }
+
+    private sealed class Attempt : IDisposable
+    {
+        private readonly CancellationTokenSource? _cts;
+        private readonly CancellationTokenRegistration _registration;
+        private readonly HttpRequestMessage _message;
+        private bool _cancelledFromOutside;
+
+        public Attempt(HttpRequestMessage message, TimeSpan timeout, TimeProvider timeProvider, CancellationToken outer)
+        {
+            _message = message;
+            if (timeout == Timeout.InfiniteTimeSpan)
+            {
+                Token = outer;
+                return;
+            }
+
+            _cts = new CancellationTokenSource(timeout, timeProvider);
+            Token = _cts.Token;
+            _registration = outer.UnsafeRegister(
+                static state =>
+                {
+                    var attempt = (Attempt)state!;
+                    attempt._cancelledFromOutside = true;
+                    attempt._cts!.Cancel();
+                },
+                this);
+        }
+
+        public CancellationToken Token { get; }
+
+        public HttpResponseMessage? Response { get; set; }
+
+        public bool TimedOut => _cts is { IsCancellationRequested: true } && !Volatile.Read(ref _cancelledFromOutside);
+
+        public void Dispose()
+        {
+            _registration.Dispose();
+            Response?.Dispose();
+            _cts?.Dispose();
+            _message.Dispose();
+        }
+    }
+}
