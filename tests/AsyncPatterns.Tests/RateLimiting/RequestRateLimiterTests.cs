@@ -410,4 +410,11 @@ public sealed class RequestRateLimiterTests
             seen = previous;
         }
     }
+
+    [Fact]
+    public void Constructor_NullOptions_ThrowsArgumentNullException()
+    {
+        var act = () => new RequestRateLimiter((RequestRateLimiterOptions)null!);
+        act.Should().Throw<ArgumentNullException>().WithParameterName("options");
+    }
 }
