@@ -401,11 +401,13 @@ public sealed class OperationTimeoutTests
         var clock = FakeClock.Create();
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
         CancellationToken seen = default;
+        var calls = 0;
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var task = OperationTimeout.RunAsync(
             ct =>
             {
                 seen = ct;
+                calls++;
                 return gate.Task;
             },
             Timeout.InfiniteTimeSpan,
@@ -419,6 +421,7 @@ public sealed class OperationTimeoutTests
         gate.SetResult();
         await task.WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken);
         task.IsCompletedSuccessfully.Should().BeTrue();
+        calls.Should().Be(1, "the operation runs exactly once");
     }
 
     [Fact]
