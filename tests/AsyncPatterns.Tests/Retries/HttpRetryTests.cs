@@ -337,4 +337,22 @@ public sealed class HttpRetryTests
         response.StatusCode.Should().Be(HttpStatusCode.OK);
         delays.Should().Equal(TimeSpan.FromMilliseconds(expectedMilliseconds));
     }
+
+    [Fact]
+    public async Task CreatePipeline_MaxTotalDelaySpentExactly_StopsRetryingAndReturnsTheLastResponse()
+    {
+        var clock = FakeClock.Create();
+        using var handler = new StubHttpMessageHandler(clock).OnAnyRequest(StubResponse.Status(HttpStatusCode.ServiceUnavailable));
+        using var client = new HttpClient(handler);
+        var options = Options(clock);
+        options.MaxRetries = 10;
+        options.BackoffType = DelayBackoffType.Constant;
+        options.MaxTotalDelay = TimeSpan.FromSeconds(2);
+
+        var task = SendAsync(HttpRetry.CreatePipeline(options), client);
+        using var response = await clock.AdvanceUntilCompletedAsync(task, TimeSpan.FromMilliseconds(500));
+
+        response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        handler.RequestCount.Should().Be(3, "two 1 s waits spend the 2 s budget exactly, so no third retry is scheduled");
+    }
 }
