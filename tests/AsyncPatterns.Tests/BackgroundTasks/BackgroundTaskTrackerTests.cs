@@ -27,7 +27,7 @@ public sealed class BackgroundTaskTrackerTests
     {
         await using var tracker = new BackgroundTaskTracker();
 
-        var act = () => { _ = tracker.StartAsync(null!, cancellationToken: Ct); };
+        Action act = () => _ = tracker.StartAsync(null!, cancellationToken: Ct).AsTask();
 
         act.Should().Throw<ArgumentNullException>().WithParameterName("work");
         tracker.InFlight.Should().Be(0);
