@@ -53,4 +53,22 @@ public sealed class BackgroundTaskTrackerMetricsTests
         inFlight.GetMeasurementSnapshot().EvaluateAsCounter().Should().Be(0);
         duration.GetMeasurementSnapshot().Should().HaveCount(3);
     }
+
+    [Fact]
+    public void Instruments_HaveTheDocumentedNamesAndUnits()
+    {
+        System.Diagnostics.Metrics.Instrument[] instruments =
+        [
+            BackgroundTaskTelemetry.InFlight, BackgroundTaskTelemetry.Started, BackgroundTaskTelemetry.Faulted,
+            BackgroundTaskTelemetry.Abandoned, BackgroundTaskTelemetry.Duration,
+        ];
+
+        instruments.Select(i => (i.Name, i.Unit)).Should().Equal(
+            ("asyncpatterns.background_tasks.in_flight", "{task}"),
+            ("asyncpatterns.background_tasks.started", "{task}"),
+            ("asyncpatterns.background_tasks.faulted", "{task}"),
+            ("asyncpatterns.background_tasks.abandoned", "{task}"),
+            ("asyncpatterns.background_tasks.duration", "s"));
+        instruments.Should().OnlyContain(i => !string.IsNullOrEmpty(i.Description) && i.Meter.Name == "AsyncPatterns");
+    }
 }

@@ -23,6 +23,17 @@ public sealed class BackgroundTaskTrackerTests
     }
 
     [Fact]
+    public async Task StartAsync_NullWork_ThrowsSynchronously()
+    {
+        await using var tracker = new BackgroundTaskTracker();
+
+        Action act = () => _ = tracker.StartAsync(null!, cancellationToken: Ct).AsTask();
+
+        act.Should().Throw<ArgumentNullException>().WithParameterName("work");
+        tracker.InFlight.Should().Be(0);
+    }
+
+    [Fact]
     public void TryStart_NullWork_Throws()
     {
         var tracker = new BackgroundTaskTracker();

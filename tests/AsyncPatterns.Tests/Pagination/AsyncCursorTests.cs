@@ -88,5 +88,7 @@ public sealed class AsyncCursorTests
         FluentActions.Invoking(() => AsyncCursor.ReadBatches(reader, r => 1, 0)).Should().Throw<ArgumentOutOfRangeException>().WithParameterName("batchSize");
         FluentActions.Invoking(() => AsyncCursor.ReadKeysetBatches<int, int>((_, _, _) => Task.FromResult<IReadOnlyList<int>>([]), k => k, 0, 0)).Should().Throw<ArgumentOutOfRangeException>().WithParameterName("batchSize");
         FluentActions.Invoking(() => AsyncCursor.ReadKeysetBatches<int, int>((_, _, _) => Task.FromResult<IReadOnlyList<int>>([]), k => k, 0, 1, -1)).Should().Throw<ArgumentOutOfRangeException>().WithParameterName("prefetch");
+        FluentActions.Invoking(() => AsyncCursor.ReadKeysetBatches<int, int>(null!, k => k, 0, 1)).Should().Throw<ArgumentNullException>().WithParameterName("fetchAfter");
+        FluentActions.Invoking(() => AsyncCursor.ReadKeysetBatches<int, int>((_, _, _) => Task.FromResult<IReadOnlyList<int>>([]), null!, 0, 1)).Should().Throw<ArgumentNullException>().WithParameterName("keySelector");
     }
 }

@@ -371,4 +371,13 @@ public sealed class PaginatorTests
             requests.Should().BeLessThanOrEqualTo(Math.Max(1, Math.Min(pageCount, maxPages ?? int.MaxValue)), context);
         }
     }
+
+    [Fact]
+    public void FromKeyset_NullParseKey_ThrowsArgumentNullException()
+    {
+        var act = () => Paginator.FromKeyset<string, string>(
+            (_, _, _) => Task.FromResult<IReadOnlyList<string>>([]), s => s, "", 10, k => k, null!);
+
+        act.Should().Throw<ArgumentNullException>().WithParameterName("parseKey");
+    }
 }

@@ -108,6 +108,16 @@ public abstract class RateLimiterContractTests
 
         (await oldest.WaitAsync(FakeClock.HangTimeout, Ct)).IsAcquired.Should().BeFalse();
         newest.IsCompleted.Should().BeFalse();
+        limiter.GetStatistics()!.TotalFailedLeases.Should().Be(1, "the evicted waiter counts as a failed lease");
+        limiter.GetStatistics()!.CurrentQueuedCount.Should().Be(1);
+    }
+
+    [Fact]
+    public void AcquireAsync_NegativePermitCount_ThrowsNamingIt()
+    {
+        using var limiter = Create(1, 1, 1, QueueProcessingOrder.OldestFirst);
+        limiter.Invoking(l => l.AcquireAsync(-1, Ct)).Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("permitCount");
+        limiter.Invoking(l => l.AttemptAcquire(-1)).Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("permitCount");
     }
 
     [Fact]

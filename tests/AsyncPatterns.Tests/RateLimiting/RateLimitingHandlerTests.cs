@@ -125,4 +125,30 @@ public sealed class RateLimitingHandlerTests
         protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
             Task.FromResult(Send(request, cancellationToken));
     }
+
+    [Fact]
+    public void Constructor_NullLimiter_ThrowsArgumentNullException()
+    {
+        var withoutInner = () => new RateLimitingHandler(null!);
+        withoutInner.Should().Throw<ArgumentNullException>().WithParameterName("limiter");
+        using var stub = new StubHttpMessageHandler(_time);
+        var withInner = () => new RateLimitingHandler(null!, stub);
+        withInner.Should().Throw<ArgumentNullException>().WithParameterName("limiter");
+    }
+
+    [Fact]
+    public void Send_CancelledToken_ThrowsWithoutSpendingAPermit()
+    {
+        using var limiter = new RequestRateLimiter(1, 10, _time);
+        var stub = new StubHttpMessageHandler(_time).OnAnyRequest(StubResponse.Text("ok"));
+        using var invoker = new HttpMessageInvoker(new RateLimitingHandler(limiter, stub));
+        using var cts = new CancellationTokenSource();
+        cts.Cancel();
+
+        var send = () => invoker.Send(new HttpRequestMessage(HttpMethod.Get, s_uri), cts.Token);
+
+        send.Should().Throw<OperationCanceledException>();
+        limiter.GetStatistics()!.CurrentAvailablePermits.Should().Be(1, "a cancelled request never takes a permit");
+        stub.RequestCount.Should().Be(0);
+    }
 }

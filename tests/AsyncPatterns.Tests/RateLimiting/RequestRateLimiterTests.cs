@@ -410,4 +410,43 @@ public sealed class RequestRateLimiterTests
             seen = previous;
         }
     }
+
+    [Fact]
+    public void Constructor_NullOptions_ThrowsArgumentNullException()
+    {
+        var act = () => new RequestRateLimiter((RequestRateLimiterOptions)null!);
+        act.Should().Throw<ArgumentNullException>().WithParameterName("options");
+    }
+
+    [Fact]
+    public async Task Leases_MetadataNames_ListRetryAfterOnlyWhenAFailedLeaseCarriesIt()
+    {
+        using var limiter = Create(maxConcurrency: 1, permitsPerSecond: 10, queueLimit: 0);
+
+        using var held = await limiter.AcquireAsync(Ct);
+        held.IsAcquired.Should().BeTrue();
+        held.MetadataNames.Should().BeEmpty();
+        held.TryGetMetadata(MetadataName.RetryAfter.Name, out var heldMetadata).Should().BeFalse();
+        heldMetadata.Should().BeNull();
+
+        using var concurrencyShort = limiter.AttemptAcquire(0);
+        concurrencyShort.IsAcquired.Should().BeFalse();
+
+        using var rateOnly = Create(permitsPerSecond: 10, queueLimit: 0);
+        using var first = rateOnly.AttemptAcquire(1);
+        first.IsAcquired.Should().BeTrue();
+        first.MetadataNames.Should().BeEmpty();
+        first.TryGetMetadata(MetadataName.RetryAfter.Name, out var firstMetadata).Should().BeFalse();
+        firstMetadata.Should().BeNull();
+
+        using var rejected = rateOnly.AttemptAcquire(1);
+        rejected.IsAcquired.Should().BeFalse();
+        rejected.MetadataNames.Should().Equal(MetadataName.RetryAfter.Name);
+
+        using var withoutWait = Create(maxConcurrency: 1, queueLimit: 0);
+        using var taken = withoutWait.AttemptAcquire(1);
+        using var failed = withoutWait.AttemptAcquire(1);
+        failed.IsAcquired.Should().BeFalse();
+        failed.MetadataNames.Should().BeEmpty();
+    }
 }

@@ -228,4 +228,11 @@ public sealed class TokenBucketLimiterTests
 
         FluentActions.Invoking(() => new TokenBucketLimiter(options)).Should().Throw<ArgumentException>().Which.ParamName.Should().Be(name);
     }
+
+    [Fact]
+    public void Constructor_NullOptions_ThrowsArgumentNullException()
+    {
+        var act = () => new TokenBucketLimiter((TokenBucketLimiterOptions)null!);
+        act.Should().Throw<ArgumentNullException>().WithParameterName("options");
+    }
 }

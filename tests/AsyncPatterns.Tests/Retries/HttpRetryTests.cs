@@ -292,4 +292,67 @@ public sealed class HttpRetryTests
         var retryAfter = () => HttpRetry.GetRetryAfter(null!);
         retryAfter.Should().Throw<ArgumentNullException>().WithParameterName("response");
     }
+
+    [Fact]
+    public void GetRetryAfter_NegativeDelta_IsZero()
+    {
+        using var response = new HttpResponseMessage(HttpStatusCode.TooManyRequests);
+        response.Headers.RetryAfter = new RetryConditionHeaderValue(TimeSpan.FromSeconds(-3));
+        HttpRetry.GetRetryAfter(response).Should().Be(TimeSpan.Zero);
+    }
+
+    [Fact]
+    public async Task CreatePipeline_ZeroRetries_SendsOnceAndReturnsTheTransientResponse()
+    {
+        var clock = FakeClock.Create();
+        using var handler = new StubHttpMessageHandler(clock).OnAnyRequest(StubResponse.Status(HttpStatusCode.ServiceUnavailable), StubResponse.Text("ok"));
+        using var client = new HttpClient(handler);
+        var options = Options(clock);
+        options.MaxRetries = 0;
+
+        using var response = await SendAsync(HttpRetry.CreatePipeline(options), client).WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken);
+
+        response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        handler.RequestCount.Should().Be(1);
+    }
+
+    [Theory]
+    [InlineData(0.0, 750)]
+    [InlineData(1.0, 1250)]
+    public async Task CreatePipeline_InjectedRandomizer_DrivesTheJitter(double random, int expectedMilliseconds)
+    {
+        var clock = FakeClock.Create();
+        using var handler = new StubHttpMessageHandler(clock).OnAnyRequest(StubResponse.Status(HttpStatusCode.ServiceUnavailable), StubResponse.Text("ok"));
+        using var client = new HttpClient(handler);
+        var delays = new List<TimeSpan>();
+        var options = Options(clock);
+        options.BackoffType = DelayBackoffType.Constant;
+        options.UseJitter = true;
+        options.Randomizer = () => random;
+        options.OnRetry = a => delays.Add(a.Delay);
+
+        var task = SendAsync(HttpRetry.CreatePipeline(options), client);
+        using var response = await clock.AdvanceUntilCompletedAsync(task, TimeSpan.FromMilliseconds(50));
+
+        response.StatusCode.Should().Be(HttpStatusCode.OK);
+        delays.Should().Equal(TimeSpan.FromMilliseconds(expectedMilliseconds));
+    }
+
+    [Fact]
+    public async Task CreatePipeline_MaxTotalDelaySpentExactly_StopsRetryingAndReturnsTheLastResponse()
+    {
+        var clock = FakeClock.Create();
+        using var handler = new StubHttpMessageHandler(clock).OnAnyRequest(StubResponse.Status(HttpStatusCode.ServiceUnavailable));
+        using var client = new HttpClient(handler);
+        var options = Options(clock);
+        options.MaxRetries = 10;
+        options.BackoffType = DelayBackoffType.Constant;
+        options.MaxTotalDelay = TimeSpan.FromSeconds(2);
+
+        var task = SendAsync(HttpRetry.CreatePipeline(options), client);
+        using var response = await clock.AdvanceUntilCompletedAsync(task, TimeSpan.FromMilliseconds(500));
+
+        response.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        handler.RequestCount.Should().Be(3, "two 1 s waits spend the 2 s budget exactly, so no third retry is scheduled");
+    }
 }

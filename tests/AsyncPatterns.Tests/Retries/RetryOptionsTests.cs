@@ -29,6 +29,7 @@ public sealed class RetryOptionsTests
         { o => o.MaxDelay = TimeSpan.Zero, nameof(RetryOptions.MaxDelay) },
         { o => o.MaxDelay = TimeSpan.FromSeconds(-5), nameof(RetryOptions.MaxDelay) },
         { o => o.MaxTotalDelay = TimeSpan.FromSeconds(-1), nameof(RetryOptions.MaxTotalDelay) },
+        { o => o.MaxTotalDelay = TimeSpan.Zero, nameof(RetryOptions.MaxTotalDelay) },
         { o => o.BackoffType = (DelayBackoffType)42, nameof(RetryOptions.BackoffType) },
     };
 

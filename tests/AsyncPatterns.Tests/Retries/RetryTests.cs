@@ -386,4 +386,47 @@ public sealed class RetryTests
         Retry.GetAttemptCount(context).Should().Be(1);
         ResilienceContextPool.Shared.Return(context);
     }
+
+    [Fact]
+    public void GetAttemptCount_NullContext_ThrowsArgumentNullException()
+    {
+        var act = () => Retry.GetAttemptCount(null!);
+        act.Should().Throw<ArgumentNullException>().WithParameterName("context");
+    }
+
+    [Fact]
+    public void AttemptCountKey_UsesTheDocumentedNameOfTheDataKey()
+    {
+        Retry.AttemptCountKey.Key.Should().Be(Retry.AttemptCountDataKey).And.Be("AsyncPatterns.Retries.AttemptCount");
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_MaxTotalDelaySpentExactly_StopsRetrying()
+    {
+        var clock = FakeClock.Create();
+        var attempts = 0;
+        var options = new RetryOptions
+        {
+            MaxRetries = 10,
+            BaseDelay = TimeSpan.FromSeconds(1),
+            BackoffType = DelayBackoffType.Constant,
+            UseJitter = false,
+            MaxTotalDelay = TimeSpan.FromSeconds(2),
+            TimeProvider = clock,
+        };
+        var task = Retry.ExecuteAsync(
+            _ =>
+            {
+                Interlocked.Increment(ref attempts);
+                return Task.FromException(new IOException());
+            },
+            options,
+            TestContext.Current.CancellationToken);
+
+        await clock.AdvanceUntilAsync(() => task.IsCompleted, TimeSpan.FromMilliseconds(500));
+
+        var ex = await task.Awaiting(t => t).Should().ThrowAsync<IOException>();
+        Volatile.Read(ref attempts).Should().Be(3, "two 1 s waits spend the 2 s budget exactly, so no third retry is scheduled");
+        ex.Which.Data[Retry.AttemptCountDataKey].Should().Be(3);
+    }
 }

@@ -24,4 +24,13 @@ public sealed class OperationTimeoutExceptionTests
         ex.Message.Should().Be("custom");
         ex.Timeout.Should().Be(TimeSpan.Zero);
     }
+
+    [Fact]
+    public void Constructor_Parameterless_HasADefaultMessageAndZeroTimeout()
+    {
+        var ex = new OperationTimeoutException();
+        ex.Message.Should().Be("The operation timed out.");
+        ex.Timeout.Should().Be(TimeSpan.Zero);
+        ex.Elapsed.Should().Be(TimeSpan.Zero);
+    }
 }

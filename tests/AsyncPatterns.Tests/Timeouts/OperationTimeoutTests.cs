@@ -146,6 +146,7 @@ public sealed class OperationTimeoutTests
         var ex = await task.WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken)
             .Awaiting(t => t).Should().ThrowAsync<OperationTimeoutException>();
         ex.Which.Timeout.Should().Be(TimeSpan.FromSeconds(2));
+        ex.Which.Elapsed.Should().Be(TimeSpan.FromSeconds(2), "the timeout is measured on the injected clock");
     }
 
     [Fact]
@@ -241,6 +242,8 @@ public sealed class OperationTimeoutTests
         var record = logger.LatestRecord;
         record.Level.Should().Be(LogLevel.Warning);
         record.Exception.Should().BeSameAs(late);
+        record.Id.Name.Should().Be("DetachedOperationFaulted");
+        record.Message.Should().Contain("00:00:01");
     }
 
     [Fact]
@@ -275,8 +278,9 @@ public sealed class OperationTimeoutTests
         var task = OperationTimeout.RunDetachedAsync(_ => gate.Task, OneSecond, logger, clock, TestContext.Current.CancellationToken);
 
         await clock.AdvanceAsync(OneSecond);
-        await task.WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken)
+        var ex = await task.WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken)
             .Awaiting(t => t).Should().ThrowAsync<OperationTimeoutException>();
+        ex.Which.Elapsed.Should().Be(OneSecond, "the timeout is measured on the injected clock");
 
         gate.SetException(new IOException("disk"));
         await FakeClock.WaitUntilAsync(() => logger.Collector.Count > 0, cancellationToken: TestContext.Current.CancellationToken);
@@ -295,5 +299,278 @@ public sealed class OperationTimeoutTests
             .Awaiting(t => t).Should().ThrowAsync<OperationTimeoutException>();
         await FakeClock.SettleAsync();
         logger.Collector.Count.Should().Be(0);
+    }
+
+    public static TheoryData<string> AllOverloads => ["RunAsync<T>", "RunAsync", "TryRunAsync", "RunDetachedAsync<T>", "RunDetachedAsync"];
+
+    private static Task Invoke(string overload, Func<CancellationToken, Task<int>>? operation, TimeSpan timeout) => overload switch
+    {
+        "RunAsync<T>" => OperationTimeout.RunAsync(operation!, timeout),
+        "RunAsync" => OperationTimeout.RunAsync(operation is null ? null! : ct => (Task)operation(ct), timeout),
+        "TryRunAsync" => OperationTimeout.TryRunAsync(operation!, timeout),
+        "RunDetachedAsync<T>" => OperationTimeout.RunDetachedAsync(operation!, timeout),
+        "RunDetachedAsync" => OperationTimeout.RunDetachedAsync(operation is null ? null! : ct => (Task)operation(ct), timeout),
+        _ => throw new ArgumentOutOfRangeException(nameof(overload)),
+    };
+
+    [Theory]
+    [MemberData(nameof(AllOverloads))]
+    public void AnyOverload_NullOperation_ThrowsArgumentNullExceptionSynchronously(string overload)
+    {
+        Action act = () => _ = Invoke(overload, null, OneSecond);
+        act.Should().Throw<ArgumentNullException>().WithParameterName("operation");
+    }
+
+    [Theory]
+    [MemberData(nameof(AllOverloads))]
+    public void AnyOverload_ZeroTimeout_ThrowsArgumentOutOfRangeSynchronously(string overload)
+    {
+        var called = false;
+        Action act = () => _ = Invoke(overload, _ => { called = true; return Task.FromResult(1); }, TimeSpan.Zero);
+        act.Should().Throw<ArgumentOutOfRangeException>().WithParameterName("timeout");
+        called.Should().BeFalse();
+    }
+
+    [Fact]
+    public async Task RunAsync_OperationThrowsWithCallersToken_SameExceptionPropagates()
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thrown = new OperationCanceledException("caller", cts.Token);
+        var task = OperationTimeout.RunAsync<int>(
+            async _ =>
+            {
+                await gate.Task;
+                throw thrown;
+            },
+            OneSecond,
+            FakeClock.Create(),
+            cts.Token);
+
+        await cts.CancelAsync();
+        gate.SetResult();
+
+        var ex = await task.WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken)
+            .Awaiting(t => t).Should().ThrowAsync<OperationCanceledException>();
+        ex.Which.Should().BeSameAs(thrown);
+    }
+
+    [Fact]
+    public async Task RunAsync_NonGenericOperationThrowsWithCallersToken_SameExceptionPropagates()
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thrown = new OperationCanceledException("caller", cts.Token);
+        var task = OperationTimeout.RunAsync(
+            async _ =>
+            {
+                await gate.Task;
+                throw thrown;
+            },
+            OneSecond,
+            FakeClock.Create(),
+            cts.Token);
+
+        await cts.CancelAsync();
+        gate.SetResult();
+
+        var ex = await task.WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken)
+            .Awaiting(t => t).Should().ThrowAsync<OperationCanceledException>();
+        ex.Which.Should().BeSameAs(thrown);
+    }
+
+    [Fact]
+    public async Task RunAsync_NonGenericCallerCancels_ThrowsOperationCanceledWithCallersToken()
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var task = OperationTimeout.RunAsync(ct => (Task)WaitForCancellation(ct), OneSecond, FakeClock.Create(), cts.Token);
+        task.IsCompleted.Should().BeFalse();
+
+        await cts.CancelAsync();
+
+        var ex = await task.WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken)
+            .Awaiting(t => t).Should().ThrowAsync<OperationCanceledException>();
+        ex.Which.Should().NotBeOfType<OperationTimeoutException>();
+        ex.Which.CancellationToken.Should().Be(cts.Token);
+        ex.Which.InnerException.Should().BeAssignableTo<OperationCanceledException>("the operation's own cancellation is kept as the inner exception");
+    }
+
+    [Fact]
+    public async Task RunAsync_NonGenericInfiniteTimeout_PassesCallersTokenAndNeverFires()
+    {
+        var clock = FakeClock.Create();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        CancellationToken seen = default;
+        var calls = 0;
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var task = OperationTimeout.RunAsync(
+            ct =>
+            {
+                seen = ct;
+                calls++;
+                return gate.Task;
+            },
+            Timeout.InfiniteTimeSpan,
+            clock,
+            cts.Token);
+
+        seen.Should().Be(cts.Token);
+        await clock.AdvanceAsync(TimeSpan.FromDays(1));
+        task.IsCompleted.Should().BeFalse();
+
+        gate.SetResult();
+        await task.WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken);
+        task.IsCompletedSuccessfully.Should().BeTrue();
+        calls.Should().Be(1, "the operation runs exactly once");
+    }
+
+    [Fact]
+    public async Task TryRunAsync_InfiniteTimeout_ReturnsValueWithElapsedOnTheClock()
+    {
+        var clock = FakeClock.Create();
+        CancellationToken seen = default;
+        var gate = new TaskCompletionSource<string>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var task = OperationTimeout.TryRunAsync(
+            ct =>
+            {
+                seen = ct;
+                return gate.Task;
+            },
+            Timeout.InfiniteTimeSpan,
+            clock,
+            TestContext.Current.CancellationToken);
+
+        seen.Should().Be(TestContext.Current.CancellationToken);
+        await clock.AdvanceAsync(TimeSpan.FromMinutes(5));
+        task.IsCompleted.Should().BeFalse();
+        gate.SetResult("late but fine");
+
+        var result = await task.WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken);
+        result.Completed.Should().BeTrue();
+        result.Value.Should().Be("late but fine");
+        result.Elapsed.Should().Be(TimeSpan.FromMinutes(5));
+    }
+
+    [Fact]
+    public async Task TryRunAsync_OperationThrowsWithCallersToken_SameExceptionPropagates()
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var thrown = new OperationCanceledException("caller", cts.Token);
+        var task = OperationTimeout.TryRunAsync<int>(
+            async _ =>
+            {
+                await gate.Task;
+                throw thrown;
+            },
+            OneSecond,
+            FakeClock.Create(),
+            cts.Token);
+
+        await cts.CancelAsync();
+        gate.SetResult();
+
+        var ex = await task.WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken)
+            .Awaiting(t => t).Should().ThrowAsync<OperationCanceledException>();
+        ex.Which.Should().BeSameAs(thrown);
+    }
+
+    [Fact]
+    public async Task RunDetachedAsync_OperationThrowsSynchronously_PropagatesAndReleasesTheCallersToken()
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var boom = new InvalidOperationException("sync");
+
+        var task = OperationTimeout.RunDetachedAsync<int>(_ => throw boom, OneSecond, timeProvider: FakeClock.Create(), cancellationToken: cts.Token);
+
+        var ex = await task.WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken)
+            .Awaiting(t => t).Should().ThrowAsync<InvalidOperationException>();
+        ex.Which.Should().BeSameAs(boom);
+        // The link to the caller's token was removed: cancelling it later must not touch the disposed internal source.
+        var cancel = () => cts.Cancel();
+        cancel.Should().NotThrow();
+    }
+
+    [Fact]
+    public async Task RunDetachedAsync_CompletesInTime_ReleasesTheCallersToken()
+    {
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var value = await OperationTimeout.RunDetachedAsync(_ => Task.FromResult(7), OneSecond, timeProvider: FakeClock.Create(), cancellationToken: cts.Token);
+
+        value.Should().Be(7);
+        var cancel = () => cts.Cancel();
+        cancel.Should().NotThrow();
+    }
+
+    [Fact]
+    public async Task RunDetachedAsync_OperationFailsInTime_PropagatesAndLogsNothing()
+    {
+        var logger = new FakeLogger();
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var task = OperationTimeout.RunDetachedAsync(_ => gate.Task, OneSecond, logger, FakeClock.Create(), TestContext.Current.CancellationToken);
+        var boom = new InvalidOperationException("in time");
+        gate.SetException(boom);
+
+        var ex = await task.WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken)
+            .Awaiting(t => t).Should().ThrowAsync<InvalidOperationException>();
+        ex.Which.Should().BeSameAs(boom);
+        await FakeClock.SettleAsync();
+        logger.Collector.Count.Should().Be(0, "the caller observed the failure itself; it was never orphaned");
+    }
+
+    [Fact]
+    public async Task RunDetachedAsync_CallerCancelsAndOrphanFailsLater_LogsTheFailure()
+    {
+        var logger = new FakeLogger();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var task = OperationTimeout.RunDetachedAsync(_ => gate.Task, OneSecond, logger, FakeClock.Create(), cts.Token);
+
+        await cts.CancelAsync();
+        await task.WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken)
+            .Awaiting(t => t).Should().ThrowAsync<OperationCanceledException>();
+
+        var late = new IOException("after the caller left");
+        gate.SetException(late);
+        await FakeClock.WaitUntilAsync(() => logger.Collector.Count > 0, cancellationToken: TestContext.Current.CancellationToken);
+        logger.LatestRecord.Exception.Should().BeSameAs(late);
+    }
+
+    [Fact]
+    public async Task RunDetachedAsync_OrphanEndsAfterTimeout_ReleasesTheCallersToken()
+    {
+        var clock = FakeClock.Create();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var task = OperationTimeout.RunDetachedAsync(_ => gate.Task, OneSecond, timeProvider: clock, cancellationToken: cts.Token);
+
+        await clock.AdvanceAsync(OneSecond);
+        await task.WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken)
+            .Awaiting(t => t).Should().ThrowAsync<OperationTimeoutException>();
+        gate.SetResult(1);
+        await FakeClock.SettleAsync();
+
+        var cancel = () => cts.Cancel();
+        cancel.Should().NotThrow("the orphan's end unlinks it from the caller's token before disposing its own source");
+    }
+
+    [Fact]
+    public async Task RunDetachedAsync_OrphanFailsWithSeveralExceptions_LogsTheAggregate()
+    {
+        var clock = FakeClock.Create();
+        var logger = new FakeLogger();
+        var gate = new TaskCompletionSource<int>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var task = OperationTimeout.RunDetachedAsync(_ => gate.Task, OneSecond, logger, clock, TestContext.Current.CancellationToken);
+        await clock.AdvanceAsync(OneSecond);
+        await task.WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken)
+            .Awaiting(t => t).Should().ThrowAsync<OperationTimeoutException>();
+
+        var first = new IOException("first");
+        var second = new InvalidOperationException("second");
+        gate.SetException([first, second]);
+
+        await FakeClock.WaitUntilAsync(() => logger.Collector.Count > 0, cancellationToken: TestContext.Current.CancellationToken);
+        var logged = logger.LatestRecord.Exception.Should().BeOfType<AggregateException>().Subject;
+        logged.InnerExceptions.Should().Equal(first, second);
     }
 }
