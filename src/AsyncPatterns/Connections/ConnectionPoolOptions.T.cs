@@ -40,13 +40,15 @@ public sealed class ConnectionPoolOptions<TConnection>
     /// <value>Default 0. Must be between 0 and <see cref="MaxSize"/>.</value>
     public int MinSize { get; set; }
 
-    /// <summary>Gets or sets the most connections the pool ever has at once: idle, leased and being created together.</summary>
+    /// <summary>
+    /// Gets or sets the most connections the pool ever has open at once: idle, leased, being created and being
+    /// destroyed together.
+    /// </summary>
     /// <value>Default 10. Must be at least 1.</value>
     /// <remarks>
-    /// A connection the pool retires (failed validation or reset, <c>Invalidate()</c>, expiry, <c>Clear()</c>) leaves
-    /// the count as soon as it is retired, and its <see cref="DestroyAsync"/> hook runs in the background. While that
-    /// hook runs, a replacement may already be opening, so a server can briefly see up to <c>MaxSize</c> plus the
-    /// connections still being closed. Leave that headroom below a hard server-side connection limit.
+    /// A connection the pool retires (failed validation or reset, <c>Invalidate()</c>, expiry, <c>Clear()</c>) keeps
+    /// its slot until its <see cref="DestroyAsync"/> hook has finished, so a server never sees more than
+    /// <c>MaxSize</c> connections from one pool. A slow destroy hook therefore delays the callers waiting for that slot.
     /// </remarks>
     public int MaxSize { get; set; } = 10;
 

@@ -16,12 +16,7 @@ public sealed class DbConnectionPoolPostgresTests
     [Fact]
     public async Task Create_50ConcurrentQueriesWithMaxSize5_ServerSeesAtMost5ConnectionsAndNoneAfterDispose()
     {
-        if (string.IsNullOrEmpty(s_connectionString) && Environment.GetEnvironmentVariable("CI") == "true")
-        {
-            Assert.Fail($"{Variable} is not set although CI=true: .ci/run must start PostgreSQL with .ci/postgres.sh.");
-        }
-
-        Assert.SkipUnless(!string.IsNullOrEmpty(s_connectionString), $"{Variable} is not set: no PostgreSQL server (run .ci/postgres.sh to start one).");
+        RequireServer();
         var ct = TestContext.Current.CancellationToken;
         var application = $"asyncpatterns-{Guid.NewGuid():N}"[..40];
         var builder = new NpgsqlConnectionStringBuilder(s_connectionString) { Pooling = false, ApplicationName = application };
@@ -79,5 +74,75 @@ public sealed class DbConnectionPoolPostgresTests
         }
 
         remaining.Should().Be(0, "every connection of the pool is closed after DisposeAsync");
+    }
+
+    [Fact]
+    public async Task Invalidate_EveryLeaseWithMaxSize3_NeverMoreThan3ConnectionsOpenAtOnce()
+    {
+        RequireServer();
+        var ct = TestContext.Current.CancellationToken;
+        var builder = new NpgsqlConnectionStringBuilder(s_connectionString) { Pooling = false };
+        var open = 0;
+        var peak = 0;
+        var opened = 0;
+        var pool = DbConnectionPool.Create(
+            () =>
+            {
+                var connection = new NpgsqlConnection(builder.ConnectionString);
+                connection.StateChange += (_, e) =>
+                {
+                    if (e.CurrentState == System.Data.ConnectionState.Open)
+                    {
+                        Interlocked.Increment(ref opened);
+                        var now = Interlocked.Increment(ref open);
+                        int seen;
+                        while (now > (seen = Volatile.Read(ref peak)) && Interlocked.CompareExchange(ref peak, now, seen) != seen)
+                        {
+                        }
+                    }
+                    else if (e.OriginalState == System.Data.ConnectionState.Open && e.CurrentState == System.Data.ConnectionState.Closed)
+                    {
+                        Interlocked.Decrement(ref open);
+                    }
+                };
+                return connection;
+            },
+            options =>
+            {
+                options.MaxSize = 3;
+                options.Name = "postgres-retire";
+
+                // A close that takes a while (a goodbye over a slow link): the slot must stay taken until it is done.
+                options.DestroyAsync = async connection =>
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(20), CancellationToken.None);
+                    await connection.DisposeAsync();
+                };
+            });
+
+        await Task.WhenAll(Enumerable.Range(0, 30).Select(i => Task.Run(
+            async () =>
+            {
+                await using var lease = await pool.AcquireAsync(ct);
+                await using var command = new NpgsqlCommand("SELECT 1", lease.Connection);
+                await command.ExecuteScalarAsync(ct);
+                lease.Invalidate(); // each connection is closed on return, while other callers wait for its slot
+            },
+            ct))).WaitAsync(FakeClock.HangTimeout, ct);
+        await pool.DisposeAsync();
+
+        opened.Should().Be(30, "every lease was invalidated, so each caller got a new connection");
+        peak.Should().BeInRange(1, 3, "a retired connection keeps its slot until it is closed");
+        open.Should().Be(0);
+    }
+
+    private static void RequireServer()
+    {
+        if (string.IsNullOrEmpty(s_connectionString) && Environment.GetEnvironmentVariable("CI") == "true")
+        {
+            Assert.Fail($"{Variable} is not set although CI=true: .ci/run must start PostgreSQL with .ci/postgres.sh.");
+        }
+
+        Assert.SkipUnless(!string.IsNullOrEmpty(s_connectionString), $"{Variable} is not set: no PostgreSQL server (run .ci/postgres.sh to start one).");
     }
 }

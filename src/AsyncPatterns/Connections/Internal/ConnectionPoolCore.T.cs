@@ -8,7 +8,7 @@ namespace AsyncPatterns.Connections.Internal;
 /// The pool. One lock guards the counts, the idle stack and the FIFO of waiters; hooks (create, validate, reset,
 /// destroy) always run outside it. Invariants, all under the lock:
 /// <list type="bullet">
-/// <item>idle + busy + creating ≤ MaxSize;</item>
+/// <item>idle + busy + creating + destroying ≤ MaxSize: a retired connection keeps its slot until its destroy hook has finished, so the server never sees more than MaxSize connections;</item>
 /// <item>waiters are only queued while no connection is idle (a returned connection goes to the first waiter, never back to the stack), so a new caller never overtakes a waiter;</item>
 /// <item>a waiter is granted either a connection or a reserved slot to create one in, and it leaves the queue when granted or cancelled, so cancellation consumes nothing.</item>
 /// </list>
@@ -44,6 +44,7 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
 
     private int _busy;
     private int _creating;
+    private int _destroying;
     private int _generation;
     private int _background;
     private long _created;
@@ -96,7 +97,11 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
 
     public int MaxSize => _maxSize;
 
-    private int Total => _idle.Count + _busy + _creating;
+    /// <summary>Every connection that holds a slot: idle, leased, being created, or retired and still being destroyed.</summary>
+    private int Total => _idle.Count + _busy + _creating + _destroying;
+
+    /// <summary>The connections that count towards MinSize: idle, leased or being created.</summary>
+    private int Open => _idle.Count + _busy + _creating;
 
     public ConnectionPoolStatistics Statistics
     {
@@ -104,7 +109,7 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
         {
             lock (_lock)
             {
-                return new ConnectionPoolStatistics(_idle.Count, _busy, _creating, _waiters.Count, _created, _destroyed, _timeouts);
+                return new ConnectionPoolStatistics(_idle.Count, _busy, _creating, _destroying, _waiters.Count, _created, _destroyed, _timeouts);
             }
         }
     }
@@ -148,11 +153,6 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
             {
                 waiter = new Waiter();
                 waiter.Node = _waiters.AddLast(waiter);
-            }
-
-            if (retired is not null)
-            {
-                AfterSlotsFreed_Locked();
             }
         }
 
@@ -222,7 +222,6 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
             }
 
             _idle.Clear();
-            AfterSlotsFreed_Locked();
         }
 
         if (retired is not null)
@@ -388,11 +387,14 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
                 }
 
                 // The idle connection failed validation: destroy it and, keeping this caller's turn, take the next idle
-                // connection or create a new one in the slot just freed.
+                // connection or, once the failed one is closed, create a new one in its slot.
+                var failed = entry!;
+                var replace = false;
                 List<PoolEntry<TConnection>>? retired = null;
+                List<PoolEntry<TConnection>>? others = null;
                 lock (_lock)
                 {
-                    Retire_Locked(entry!, ref retired);
+                    Retire_Locked(failed, ref retired);
                     if (_disposed)
                     {
                         CheckDrained_Locked();
@@ -400,20 +402,40 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
                     }
                     else
                     {
-                        entry = TakeIdle_Locked(_time.GetTimestamp(), ref retired);
-                        if (entry is null)
-                        {
-                            _creating++;
-                            create = true;
-                            generation = _generation;
-                        }
+                        entry = TakeIdle_Locked(_time.GetTimestamp(), ref others);
+                        replace = entry is null;
                     }
                 }
 
-                DestroyInBackground(retired!);
-                if (entry is null && !create)
+                if (others is not null)
                 {
-                    throw new ObjectDisposedException(GetType().Name, $"The connection pool '{Name}' was disposed.");
+                    DestroyInBackground(others);
+                }
+
+                if (!replace)
+                {
+                    DestroyInBackground(retired!);
+                    if (entry is null)
+                    {
+                        throw new ObjectDisposedException(GetType().Name, $"The connection pool '{Name}' was disposed.");
+                    }
+
+                    continue;
+                }
+
+                await DestroyConnectionAsync(failed.Connection).ConfigureAwait(false);
+                lock (_lock)
+                {
+                    // The failed connection's slot passes straight to this caller, ahead of any waiter.
+                    _destroying--;
+                    if (_disposed)
+                    {
+                        throw new ObjectDisposedException(GetType().Name, $"The connection pool '{Name}' was disposed.");
+                    }
+
+                    _creating++;
+                    create = true;
+                    generation = _generation;
                 }
             }
         }
@@ -585,11 +607,10 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
 
             List<PoolEntry<TConnection>>? retired = null;
             Retire_Locked(entry, ref retired);
-            AfterSlotsFreed_Locked();
             CheckDrained_Locked();
         }
 
-        return DestroyConnectionAsync(entry.Connection);
+        return DestroyRetiredAsync(entry);
     }
 
     private PooledConnection<TConnection> Lease(PoolEntry<TConnection> entry, long now, long waitStart)
@@ -634,7 +655,10 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
         return null;
     }
 
-    /// <summary>Removes a connection from the pool's counts (the caller removes it from the idle stack and destroys it).</summary>
+    /// <summary>
+    /// Moves a connection from idle or busy to destroying (the caller removes it from the idle stack and destroys it).
+    /// Its slot stays taken until the destroy hook has finished (see <see cref="DestroyRetiredAsync"/>).
+    /// </summary>
     private void Retire_Locked(PoolEntry<TConnection> entry, ref List<PoolEntry<TConnection>>? retired)
     {
         if (entry.State == PoolEntryState.Busy)
@@ -642,6 +666,7 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
             _busy--;
         }
 
+        _destroying++;
         entry.State = PoolEntryState.Destroyed;
         _all.Remove(entry);
         _destroyed++;
@@ -830,7 +855,7 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
             if (_idleTimeoutTicks != long.MaxValue)
             {
                 // Index 0 is the connection returned longest ago.
-                for (var i = 0; i < _idle.Count && Total > _minSize;)
+                for (var i = 0; i < _idle.Count && Open > _minSize;)
                 {
                     var entry = _idle[i];
                     if (now - entry.LastReturnedAt >= _idleTimeoutTicks)
@@ -885,7 +910,24 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
 
         foreach (var entry in entries)
         {
+            await DestroyRetiredAsync(entry).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>Destroys a retired connection, then frees its slot for waiters (or the MinSize refill).</summary>
+    private async ValueTask DestroyRetiredAsync(PoolEntry<TConnection> entry)
+    {
+        try
+        {
             await DestroyConnectionAsync(entry.Connection).ConfigureAwait(false);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _destroying--;
+                AfterSlotsFreed_Locked();
+            }
         }
     }
 
