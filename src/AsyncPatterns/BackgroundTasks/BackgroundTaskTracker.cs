@@ -341,6 +341,11 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
             }
 
             task.Previous = task.Next = null;
+
+            // Recorded before the count drops, as the start is recorded when it rises: whoever sees InFlight (or a
+            // shutdown report) without this task also sees its measurements.
+            BackgroundTaskTelemetry.InFlight.Add(-1);
+            BackgroundTaskTelemetry.Duration.Record(elapsed.TotalSeconds);
             _running--;
             abandoned = task.Abandoned;
             if (!abandoned)
@@ -360,9 +365,6 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
                 idle = _idle;
             }
         }
-
-        BackgroundTaskTelemetry.InFlight.Add(-1);
-        BackgroundTaskTelemetry.Duration.Record(elapsed.TotalSeconds);
 
         // The fault is logged before DrainAsync or a shutdown can observe that this task has ended.
         if (fault is not null)
