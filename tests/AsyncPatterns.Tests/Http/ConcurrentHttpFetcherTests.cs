@@ -721,6 +721,57 @@ public sealed class ConcurrentHttpFetcherTests : IDisposable
             })
             .Build();
 
+    [Fact]
+    public void Constructor_AndRequestOverloads_NullArguments_ThrowNamingTheParameter()
+    {
+        var fetcher = Fetcher();
+        var factory = new SingleClientFactory(_client);
+
+        FluentActions.Invoking(() => new ConcurrentHttpFetcher((IHttpClientFactory)null!, "name"))
+            .Should().Throw<ArgumentNullException>().Which.ParamName.Should().Be("httpClientFactory");
+        FluentActions.Invoking(() => new ConcurrentHttpFetcher(factory, null!))
+            .Should().Throw<ArgumentNullException>().Which.ParamName.Should().Be("clientName");
+        fetcher.Invoking(f => f.FetchAsync((IAsyncEnumerable<HttpRequestMessage>)null!, HttpTestJson.Default.ServerItem))
+            .Should().Throw<ArgumentNullException>().Which.ParamName.Should().Be("requests");
+        fetcher.Invoking(f => f.FetchAsync(AsyncEnumerable.Empty<HttpRequestMessage>(), (System.Text.Json.Serialization.Metadata.JsonTypeInfo<ServerItem>)null!))
+            .Should().Throw<ArgumentNullException>().Which.ParamName.Should().Be("jsonTypeInfo");
+    }
+
+    [Fact]
+    public async Task FetchAllAsync_FactoryWithoutOptions_UsesTheDefaults()
+    {
+        _handler.OnAnyRequest(Item(1));
+        var fetcher = new ConcurrentHttpFetcher(new SingleClientFactory(_client), "client");
+
+        var results = await fetcher.FetchAllAsync([Url("a")], HttpTestJson.Default.ServerItem, Ct).WaitAsync(FakeClock.HangTimeout, Ct);
+
+        results.Should().ContainSingle().Which.Value.Should().Be(new ServerItem(1, "item-1", 1.25m));
+    }
+
+    [Fact]
+    public async Task FetchResult_ToString_ShowsIndexUriAndStatusOrError()
+    {
+        _handler.OnPath("/missing", StubResponse.Status(HttpStatusCode.NotFound)).OnAnyRequest(Item(1));
+
+        var results = await Fetcher().FetchAllAsync([Url("ok"), Url("missing")], HttpTestJson.Default.ServerItem, Ct).WaitAsync(FakeClock.HangTimeout, Ct);
+
+        results[0].ToString().Should().Be("#0 http://stub.test/ok: 200");
+        results[1].ToString().Should().StartWith("#1 http://stub.test/missing: HttpStatus: ");
+        results[1].Error!.ToString().Should().Be("HttpStatus: " + results[1].Error!.Message);
+    }
+
+    [Fact]
+    public async Task FetchRawAsync_DeclaredLengthExactlyAtMaxResponseBytes_IsReadInFull()
+    {
+        _handler.OnPath("/exact", StubResponse.Bytes(new byte[100])).OnPath("/over", StubResponse.Bytes(new byte[101]));
+
+        var results = await Fetcher(o => o.MaxResponseBytes = 100).FetchAllRawAsync([Url("exact"), Url("over")], Ct).WaitAsync(FakeClock.HangTimeout, Ct);
+
+        results[0].IsSuccess.Should().BeTrue(results[0].ToString());
+        results[0].Value!.Body.Length.Should().Be(100);
+        results[1].Error!.Kind.Should().Be(FetchErrorKind.TooLarge);
+    }
+
     private sealed class SingleClientFactory(HttpClient client) : IHttpClientFactory
     {
         public List<string> Names { get; } = [];
