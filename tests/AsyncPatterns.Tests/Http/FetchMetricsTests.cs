@@ -53,4 +53,17 @@ public sealed class FetchMetricsTests
 
         duration.GetMeasurementSnapshot().Should().ContainSingle();
     }
+
+    [Fact]
+    public async Task FetchAllAsync_OnlyTheCountIsListenedTo_StillRecordsIt()
+    {
+        var time = FakeClock.Create();
+        using var fetches = new MetricCollector<long>(null, "AsyncPatterns", "asyncpatterns.http.fetches", time);
+        using var client = new HttpClient(new StubHttpMessageHandler(time).OnAnyRequest(StubResponse.Json("""{"id":1,"name":"item-1","price":1.25}""")));
+        var fetcher = new ConcurrentHttpFetcher(client, new FetchOptions { TimeProvider = time, PerRequestTimeout = Timeout.InfiniteTimeSpan });
+
+        await fetcher.FetchAllAsync([new Uri("http://stub.test/a")], HttpTestJson.Default.ServerItem, Ct).WaitAsync(FakeClock.HangTimeout, Ct);
+
+        fetches.GetMeasurementSnapshot().Should().ContainSingle();
+    }
 }
