@@ -12,7 +12,7 @@ using Polly.Retry;
 namespace AsyncPatterns.Tests.Http;
 
 [Collection(nameof(ConcurrentHttpFetcherTests))]
-public sealed class ConcurrentHttpFetcherTests : IDisposable
+public sealed partial class ConcurrentHttpFetcherTests : IDisposable
 {
     private static readonly Uri s_base = new("http://stub.test/");
 
@@ -374,7 +374,7 @@ public sealed class ConcurrentHttpFetcherTests : IDisposable
 
         var act = () => Fetcher(o => o.MaxConcurrency = 1).FetchAllAsync(Source(), HttpTestJson.Default.ServerItem, Ct);
 
-        (await act.Should().ThrowAsync<ArgumentException>()).Which.Message.Should().Contain("relative/b");
+        (await act.Should().ThrowAsync<ArgumentException>()).Which.Message.Should().Contain("relative/b").And.Contain("index 1");
     }
 
     [Fact]
@@ -643,7 +643,6 @@ public sealed class ConcurrentHttpFetcherTests : IDisposable
     [Fact]
     public async Task FetchAllAsync_RetriedRequestMessage_SendsCopiesWithTheSameHeadersAndContent()
     {
-        _handler.OnAnyRequest(StubResponse.Status(HttpStatusCode.ServiceUnavailable), Item(3));
         var pipeline = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = _clock }
             .AddRetry(new RetryStrategyOptions<HttpResponseMessage>
             {
@@ -652,11 +651,27 @@ public sealed class ConcurrentHttpFetcherTests : IDisposable
                 ShouldHandle = args => ValueTask.FromResult(args.Outcome.Result?.StatusCode == HttpStatusCode.ServiceUnavailable),
             })
             .Build();
-        static async IAsyncEnumerable<HttpRequestMessage> One()
+        var sent = new ConcurrentQueue<(HttpRequestMessage Message, Version Version, HttpVersionPolicy Policy, string? Option)>();
+        var optionKey = new HttpRequestOptionsKey<string>("tag");
+        _handler.OnRequest(
+            request =>
+            {
+                sent.Enqueue((request, request.Version, request.VersionPolicy, request.Options.TryGetValue(optionKey, out var tag) ? tag : null));
+                return false;
+            },
+            StubResponse.Status(HttpStatusCode.NotFound));
+        _handler.OnAnyRequest(StubResponse.Status(HttpStatusCode.ServiceUnavailable), Item(3));
+        var message = new HttpRequestMessage(HttpMethod.Put, Url("put"))
+        {
+            Content = new StringContent("payload"),
+            Version = HttpVersion.Version20,
+            VersionPolicy = HttpVersionPolicy.RequestVersionOrLower,
+        };
+        message.Headers.Add("X-Tag", "same");
+        message.Options.Set(optionKey, "option");
+        async IAsyncEnumerable<HttpRequestMessage> One()
         {
             await Task.Yield();
-            var message = new HttpRequestMessage(HttpMethod.Put, Url("put")) { Content = new ByteArrayContent([1, 2, 3]) };
-            message.Headers.Add("X-Tag", "same");
             yield return message;
         }
 
@@ -664,7 +679,13 @@ public sealed class ConcurrentHttpFetcherTests : IDisposable
 
         results[0].IsSuccess.Should().BeTrue();
         results[0].Attempts.Should().Be(2);
-        _handler.Requests.Should().HaveCount(2).And.OnlyContain(r => r.Method == HttpMethod.Put && r.Headers["X-Tag"].Single() == "same");
+        _handler.Requests.Should().HaveCount(2)
+            .And.OnlyContain(r => r.Method == HttpMethod.Put && r.Headers["X-Tag"].Single() == "same" && r.Body == "payload");
+        var attempts = sent.ToArray();
+        attempts.Should().HaveCount(2);
+        attempts[0].Message.Should().BeSameAs(message, "the first attempt sends the caller's own message");
+        attempts[1].Message.Should().NotBeSameAs(message, "a message can be sent only once");
+        attempts.Should().OnlyContain(a => a.Version == HttpVersion.Version20 && a.Policy == HttpVersionPolicy.RequestVersionOrLower && a.Option == "option");
     }
 
     [Fact]
