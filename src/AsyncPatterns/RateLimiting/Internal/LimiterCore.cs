@@ -10,8 +10,13 @@ namespace AsyncPatterns.RateLimiting.Internal;
 /// </summary>
 internal sealed class LimiterCore : IDisposable
 {
-    // Tolerance for comparing fractional token counts: far below one timestamp tick's worth of tokens.
+    // Tolerance for comparing fractional token counts: below one timestamp tick's worth of tokens for any rate of at
+    // least one token per 100 s; a slower bucket may grant up to 1e-9 of a token's period early (2.6 ms at one token
+    // per 30 days).
     private const double Epsilon = 1e-9;
+
+    // The longest due time ITimer.Change accepts (uint.MaxValue - 1 milliseconds, about 49.7 days).
+    private static readonly TimeSpan MaxTimerDue = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
     private readonly Lock _lock = new();
     private readonly TimeProvider _time;
@@ -330,7 +335,8 @@ internal sealed class LimiterCore : IDisposable
         }
 
         var ticks = Math.Ceiling((deficit * _periodTicks / _tokensPerPeriod) - 1e-3);
-        return ticks >= TimeSpan.MaxValue.Ticks ? TimeSpan.MaxValue : TimeSpan.FromTicks(Math.Max((long)ticks, 1));
+        // The cast saturates (at long.MaxValue, which is TimeSpan.MaxValue.Ticks) for a wait longer than a TimeSpan holds.
+        return TimeSpan.FromTicks(Math.Max((long)ticks, 1));
     }
 
     private FailedLease CreateFailedLease(int permitCount)
@@ -454,7 +460,9 @@ internal sealed class LimiterCore : IDisposable
         }
 
         _timer ??= _time.CreateTimer(static state => ((LimiterCore)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
-        _timer.Change(due, Timeout.InfiniteTimeSpan);
+
+        // A longer wait than a timer can hold wakes up early, finds the tokens still short and re-arms.
+        _timer.Change(due < MaxTimerDue ? due : MaxTimerDue, Timeout.InfiniteTimeSpan);
     }
 
     private void Append(Waiter waiter)
