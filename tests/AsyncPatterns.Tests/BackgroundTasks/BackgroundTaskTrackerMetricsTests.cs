@@ -71,4 +71,19 @@ public sealed class BackgroundTaskTrackerMetricsTests
             ("asyncpatterns.background_tasks.duration", "s"));
         instruments.Should().OnlyContain(i => !string.IsNullOrEmpty(i.Description) && i.Meter.Name == "AsyncPatterns");
     }
+
+    [Fact]
+    public async Task Abandoned_CleanShutdown_RecordsNothing()
+    {
+        var time = FakeClock.Create();
+        using var abandoned = new MetricCollector<long>(BackgroundTaskTelemetry.Abandoned, time);
+        var tracker = new BackgroundTaskTracker(timeProvider: time);
+        tracker.TryStart(_ => Task.CompletedTask, "quick").Should().BeTrue();
+        await FakeClock.WaitUntilAsync(() => tracker.InFlight == 0, cancellationToken: Ct);
+
+        var report = await tracker.ShutdownAsync(TimeSpan.Zero, Ct).WaitAsync(FakeClock.HangTimeout, Ct);
+
+        report.IsClean.Should().BeTrue();
+        abandoned.GetMeasurementSnapshot().Should().BeEmpty("a count of zero is not an event");
+    }
 }
