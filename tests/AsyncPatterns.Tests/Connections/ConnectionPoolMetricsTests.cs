@@ -1,4 +1,5 @@
 using AsyncPatterns.Connections;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace AsyncPatterns.Tests.Connections;
@@ -49,5 +50,72 @@ public sealed class ConnectionPoolMetricsTests
         useTime.GetMeasurementSnapshot().Should().Contain(m => Equals(m.Tags["db.client.connection.pool.name"], name) && m.Value == 4.0);
         waitTime.GetMeasurementSnapshot().Count(m => Equals(m.Tags["db.client.connection.pool.name"], name)).Should().Be(2);
         createTime.GetMeasurementSnapshot().Count(m => Equals(m.Tags["db.client.connection.pool.name"], name)).Should().Be(2);
+    }
+
+    [Fact]
+    public async Task Instruments_AreNamedAndUnitedAsTheSemanticConventionsSay()
+    {
+        var published = new List<(string Name, string? Unit)>();
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, _) =>
+            {
+                if (instrument.Meter.Name == "AsyncPatterns" && instrument.Name.StartsWith("db.client.connection.", StringComparison.Ordinal))
+                {
+                    lock (published)
+                    {
+                        published.Add((instrument.Name, instrument.Unit));
+                    }
+                }
+            },
+        };
+        await using (new AsyncConnectionPool<FakeConnection>(new FakeConnectionFactory().Options(FakeClock.Create())))
+        {
+            listener.Start();
+        }
+
+        published.Should().BeEquivalentTo(new (string, string?)[]
+        {
+            ("db.client.connection.count", "{connection}"),
+            ("db.client.connection.max", "{connection}"),
+            ("db.client.connection.pending_requests", "{request}"),
+            ("db.client.connection.timeouts", "{timeout}"),
+            ("db.client.connection.wait_time", "s"),
+            ("db.client.connection.use_time", "s"),
+            ("db.client.connection.create_time", "s"),
+        });
+    }
+
+    [Fact]
+    public async Task Instruments_AfterThePoolIsDisposed_NoLongerReportIt()
+    {
+        var name = $"metrics-{Guid.NewGuid():N}";
+        using var max = new MetricCollector<long>(null, "AsyncPatterns", "db.client.connection.max");
+        var options = new FakeConnectionFactory().Options(FakeClock.Create(), maxSize: 3);
+        options.Name = name;
+        var pool = new AsyncConnectionPool<FakeConnection>(options);
+        max.RecordObservableInstruments();
+        max.GetMeasurementSnapshot().Should().Contain(m => Equals(m.Tags["db.client.connection.pool.name"], name) && m.Value == 3);
+
+        await pool.DisposeAsync().AsTask().WaitAsync(FakeClock.HangTimeout, Ct);
+        max.Clear();
+        max.RecordObservableInstruments();
+
+        max.GetMeasurementSnapshot().Should().NotContain(m => Equals(m.Tags["db.client.connection.pool.name"], name));
+    }
+
+    [Fact]
+    public async Task CreateTime_OfABackgroundRefill_IsRecorded()
+    {
+        var name = $"metrics-{Guid.NewGuid():N}";
+        using var createTime = new MetricCollector<double>(null, "AsyncPatterns", "db.client.connection.create_time");
+        var options = new FakeConnectionFactory().Options(FakeClock.Create());
+        options.Name = name;
+        options.MinSize = 1;
+        await using var pool = new AsyncConnectionPool<FakeConnection>(options);
+
+        await FakeClock.WaitUntilAsync(() => pool.Statistics.Idle == 1, cancellationToken: Ct);
+
+        createTime.GetMeasurementSnapshot().Count(m => Equals(m.Tags["db.client.connection.pool.name"], name)).Should().Be(1);
     }
 }

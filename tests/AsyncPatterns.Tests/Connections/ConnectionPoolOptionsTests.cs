@@ -1,4 +1,5 @@
 using AsyncPatterns.Connections;
+using AsyncPatterns.Connections.Internal;
 
 namespace AsyncPatterns.Tests.Connections;
 
@@ -84,4 +85,102 @@ public sealed class ConnectionPoolOptionsTests
         await (await second.WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken)).DisposeAsync();
         await pool.DisposeAsync().AsTask().WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken);
     }
+
+    [Fact]
+    public void Constructor_NullOptions_ThrowsArgumentNullExceptionNamingOptions()
+    {
+        var act = () => new AsyncConnectionPool<FakeConnection>((ConnectionPoolOptions<FakeConnection>)null!);
+
+        act.Should().Throw<ArgumentNullException>().Which.ParamName.Should().Be("options");
+    }
+
+    [Fact]
+    public void CoreConstructor_NullOptions_ThrowsArgumentNullExceptionNamingOptions()
+    {
+        var act = () => new ConnectionPoolCore<FakeConnection>(null!);
+
+        act.Should().Throw<ArgumentNullException>().Which.ParamName.Should().Be("options");
+    }
+
+    [Fact]
+    public void Constructor_NullCreateHook_ThrowsArgumentNullExceptionNamingCreateAsync()
+    {
+        var act = () => new AsyncConnectionPool<FakeConnection>(null!, maxSize: 1);
+
+        act.Should().Throw<ArgumentNullException>().Which.ParamName.Should().Be("createAsync");
+    }
+
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    public void Constructor_MaxSizeBelowOne_ThrowsArgumentOutOfRangeExceptionNamingMaxSize(int maxSize)
+    {
+        var act = () => new AsyncConnectionPool<FakeConnection>(new FakeConnectionFactory().CreateAsync, maxSize);
+
+        act.Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be("maxSize");
+    }
+
+    [Fact]
+    public async Task Constructor_CreateHookAndMaxSizeOne_BuildsAPoolOfOne()
+    {
+        await using var pool = new AsyncConnectionPool<FakeConnection>(new FakeConnectionFactory().CreateAsync, maxSize: 1);
+
+        await using var lease = await pool.AcquireAsync(TestContext.Current.CancellationToken);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        var second = pool.AcquireAsync(cts.Token).AsTask();
+        second.IsCompleted.Should().BeFalse("MaxSize is 1");
+        pool.Statistics.Waiting.Should().Be(1);
+        await cts.CancelAsync();
+        await second.Awaiting(t => t.WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken)).Should().ThrowAsync<OperationCanceledException>();
+    }
+
+    public static TheoryData<string, object> BoundaryValuesAccepted => new()
+    {
+        { nameof(ConnectionPoolOptions<FakeConnection>.DrainTimeout), TimeSpan.Zero },
+        { nameof(ConnectionPoolOptions<FakeConnection>.DrainTimeout), TimeSpan.FromMilliseconds(int.MaxValue) },
+        { nameof(ConnectionPoolOptions<FakeConnection>.MaxLifetimeJitter), 0.0 },
+        { nameof(ConnectionPoolOptions<FakeConnection>.MaxLifetimeJitter), 0.5 },
+        { nameof(ConnectionPoolOptions<FakeConnection>.AcquireTimeout), TimeSpan.FromMilliseconds(int.MaxValue) },
+        { nameof(ConnectionPoolOptions<FakeConnection>.IdleTimeout), TimeSpan.FromMilliseconds(int.MaxValue) },
+        { nameof(ConnectionPoolOptions<FakeConnection>.MaxLifetime), TimeSpan.FromMilliseconds(int.MaxValue) },
+        { nameof(ConnectionPoolOptions<FakeConnection>.LeakDetectionThreshold), TimeSpan.FromMilliseconds(int.MaxValue) },
+        { nameof(ConnectionPoolOptions<FakeConnection>.AcquireTimeout), TimeSpan.FromTicks(1) },
+    };
+
+    public static TheoryData<string, object> BoundaryValuesRejected => new()
+    {
+        { nameof(ConnectionPoolOptions<FakeConnection>.DrainTimeout), TimeSpan.FromTicks(-1) },
+        { nameof(ConnectionPoolOptions<FakeConnection>.DrainTimeout), TimeSpan.FromMilliseconds(int.MaxValue) + TimeSpan.FromTicks(1) },
+        { nameof(ConnectionPoolOptions<FakeConnection>.MaxLifetimeJitter), double.NaN },
+        { nameof(ConnectionPoolOptions<FakeConnection>.MaxLifetimeJitter), -0.001 },
+        { nameof(ConnectionPoolOptions<FakeConnection>.MaxLifetimeJitter), 0.501 },
+        { nameof(ConnectionPoolOptions<FakeConnection>.AcquireTimeout), TimeSpan.FromMilliseconds(int.MaxValue) + TimeSpan.FromTicks(1) },
+    };
+
+    [Theory]
+    [MemberData(nameof(BoundaryValuesAccepted))]
+    public async Task Constructor_OptionAtTheEdgeOfItsRange_IsAccepted(string property, object value)
+    {
+        var options = new FakeConnectionFactory().Options(FakeClock.Create());
+        Set(options, property, value);
+
+        var pool = new AsyncConnectionPool<FakeConnection>(options);
+
+        await pool.DisposeAsync().AsTask().WaitAsync(FakeClock.HangTimeout, TestContext.Current.CancellationToken);
+    }
+
+    [Theory]
+    [MemberData(nameof(BoundaryValuesRejected))]
+    public void Constructor_OptionJustOutsideItsRange_ThrowsNamingTheProperty(string property, object value)
+    {
+        var options = new FakeConnectionFactory().Options(FakeClock.Create());
+        Set(options, property, value);
+
+        var act = () => new AsyncConnectionPool<FakeConnection>(options);
+
+        act.Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be(property);
+    }
+
+    private static void Set(ConnectionPoolOptions<FakeConnection> options, string property, object value) =>
+        typeof(ConnectionPoolOptions<FakeConnection>).GetProperty(property)!.SetValue(options, value);
 }

@@ -76,3 +76,13 @@ internal sealed class FakeConnectionFactory
         Name = "test-pool",
     };
 }
+
+/// <summary>
+/// Disposes a pool while advancing its fake clock, so that a test that fails with a lease or a create still
+/// outstanding ends instead of waiting for a drain timeout that fake time never reaches. Declare it right after the pool.
+/// </summary>
+internal sealed class ClockedDisposal(AsyncConnectionPool<FakeConnection> pool, FakeTimeProvider time) : IAsyncDisposable
+{
+    public async ValueTask DisposeAsync() =>
+        await time.AdvanceUntilCompletedAsync(pool.DisposeAsync().AsTask(), TimeSpan.FromSeconds(1), maxSteps: 120);
+}
