@@ -113,6 +113,22 @@ public abstract class PaginatorContractTests
         backend.RequestCount.Should().Be(4, "two pages per enumeration, none beyond the limit");
     }
 
+    [Theory]
+    [InlineData(0)]
+    [InlineData(2)]
+    public async Task WithMaxItems_LimitOnAPageBoundary_StopsThereAndKeepsTheTokenToResume(int prefetch)
+    {
+        var backend = new PagedBackend(ItemCount);
+        var paginator = Create(backend).WithPrefetch(prefetch).WithMaxItems(2 * PageSize);
+
+        var pages = await paginator.AsPages().CollectAsync(Ct);
+
+        pages.SelectMany(p => p.Items).Should().Equal(1, 2, 3, 4, 5, 6);
+        pages.Select(p => p.Items.Count).Should().Equal(PageSize, PageSize);
+        pages[^1].IsLastPage.Should().BeFalse("the page was not cut, so its token still leads to the next one");
+        backend.RequestCount.Should().Be(2, "no page is fetched past the limit");
+    }
+
     [Fact]
     public async Task WithPrefetch_ReturnsNewInstance_LeavesOriginalUnchanged()
     {

@@ -237,6 +237,43 @@ public sealed class PaginatorTests
     }
 
     [Fact]
+    public async Task FromLinkHeader_SeveralLinkHeaders_FollowsTheFirstNextLink()
+    {
+        var handler = new StubHttpMessageHandler()
+            .OnPath("/p1", StubResponse.Json("[1]")
+                .WithHeader("Link", "<http://api.test/p2>; rel=\"next\"")
+                .WithHeader("Link", "<http://api.test/p9>; rel=\"last\""))
+            .OnPath("/p2", StubResponse.Json("[2]"));
+        using var client = new HttpClient(handler);
+        var paginator = Paginator.FromLinkHeader(client, new Uri("http://api.test/p1"), PaginationJsonContext.Default.Int32);
+
+        var items = await paginator.CollectAsync(Ct);
+
+        items.Should().Equal(1, 2);
+        handler.Requests.Select(r => r.Uri!.AbsolutePath).Should().Equal("/p1", "/p2");
+    }
+
+    [Fact]
+    public async Task FromKeyset_PageSizeHint_IsTheLimitAskedFor()
+    {
+        var limits = new List<int>();
+        var paginator = Paginator.FromKeyset<int, int>(
+            (after, limit, _) =>
+            {
+                limits.Add(limit);
+                return Task.FromResult<IReadOnlyList<int>>([.. Enumerable.Range(after + 1, limit).Where(i => i <= 7)]);
+            },
+            item => item,
+            0,
+            3);
+
+        var pages = await paginator.AsPages(pageSizeHint: 5).CollectAsync(Ct);
+
+        pages.Select(p => p.Items.Count).Should().Equal(5, 2);
+        limits.Should().Equal(5, 5);
+    }
+
+    [Fact]
     public async Task FromLinkHeader_RelativeNextLink_ResolvesAgainstTheRequestAndExposesTheResponse()
     {
         var handler = new StubHttpMessageHandler()
@@ -258,6 +295,10 @@ public sealed class PaginatorTests
     [InlineData("<https://a.test/3>; title=\"x\"; REL=\"last next\"", "https://a.test/3")]
     [InlineData("<https://a.test/9>; rel=\"last\"", null)]
     [InlineData("garbage", null)]
+    [InlineData("x>; rel=\"next\"", null)]
+    [InlineData("<>; rel=\"last\", <https://a.test/2>; rel=\"next\"", "https://a.test/2")]
+    [InlineData("<https://a.test/2>; crossorigin; rel=\"next\"", "https://a.test/2")]
+    [InlineData("<https://a.test/2>; title=\"next\"", null)]
     public void FindNext_LinkHeader_ReturnsTheNextTarget(string header, string? expected)
     {
         LinkHeaderPageSource<int>.FindNext(header).Should().Be(expected);
