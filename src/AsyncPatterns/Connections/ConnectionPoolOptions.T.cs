@@ -86,7 +86,7 @@ public sealed class ConnectionPoolOptions<TConnection>
     /// Gets or sets how long a connection may sit idle before it is checked with <see cref="ValidateAsync"/> on its
     /// way out. Connections used more recently are trusted, which saves a round trip on busy pools.
     /// </summary>
-    /// <value>Default 500 milliseconds. <see cref="TimeSpan.Zero"/> validates on every acquire; <see cref="Timeout.InfiniteTimeSpan"/> never validates. Ignored without <see cref="ValidateAsync"/>.</value>
+    /// <value>Default 500 milliseconds. <see cref="TimeSpan.Zero"/> validates every connection taken from the idle list (a connection handed straight from a returning caller to a waiting one was in use a moment ago and is not checked); <see cref="Timeout.InfiniteTimeSpan"/> never validates. Ignored without <see cref="ValidateAsync"/>.</value>
     public TimeSpan ValidateAfterIdle { get; set; } = TimeSpan.FromMilliseconds(500);
 
     /// <summary>
