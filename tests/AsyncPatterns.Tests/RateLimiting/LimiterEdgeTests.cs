@@ -138,4 +138,45 @@ public sealed class LimiterEdgeTests
         waiting.IsCompleted.Should().BeTrue();
         (await waiting).IsAcquired.Should().BeTrue();
     }
+
+    [Fact]
+    public void AttemptAcquire_ZeroPermitProbe_DoesNotResetTheIdleTime()
+    {
+        using var limiter = Bucket();
+        _time.Advance(TimeSpan.FromSeconds(5));
+
+        limiter.AttemptAcquire(0).IsAcquired.Should().BeTrue();
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        limiter.IdleDuration.Should().Be(TimeSpan.FromSeconds(6), "a probe takes nothing");
+    }
+
+    [Fact]
+    public async Task AcquireAsync_OneRefillCoversTwoWaiters_CompletesBoth()
+    {
+        using var limiter = new TokenBucketLimiter(new TokenBucketLimiterOptions
+        {
+            TokenLimit = 2, TokensPerPeriod = 2, ReplenishmentPeriod = TimeSpan.FromSeconds(1), QueueLimit = 2, TimeProvider = _time,
+        });
+        limiter.AttemptAcquire(2).IsAcquired.Should().BeTrue();
+        var first = limiter.AcquireAsync(1, Ct).AsTask();
+        var second = limiter.AcquireAsync(1, Ct).AsTask();
+
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        first.IsCompleted.Should().BeTrue();
+        second.IsCompleted.Should().BeTrue("the same refill covers both");
+        (await first).IsAcquired.Should().BeTrue();
+        (await second).IsAcquired.Should().BeTrue();
+    }
+
+    [Fact]
+    public void AttemptAcquire_ConcurrencyOnly_GrantsSeveralPermitsAtOnceWhateverTheBurst()
+    {
+        using var limiter = new RequestRateLimiter(new RequestRateLimiterOptions { MaxConcurrency = 4, Burst = 1, TimeProvider = _time });
+
+        using var lease = limiter.AttemptAcquire(3);
+
+        lease.IsAcquired.Should().BeTrue("without a rate, the burst does not limit a request");
+    }
 }
