@@ -254,6 +254,50 @@ public sealed class PaginatorTests
     }
 
     [Fact]
+    public async Task FromKeyset_FormatterReturnsAnEmptyKey_ThrowsInvalidOperationException()
+    {
+        var paginator = Paginator.FromKeyset<int, int>(
+            (_, limit, _) => Task.FromResult<IReadOnlyList<int>>([.. Enumerable.Range(1, limit)]),
+            item => item,
+            0,
+            2,
+            _ => string.Empty,
+            int.Parse);
+
+        var act = () => paginator.AsPages().CollectAsync(Ct);
+
+        await act.Should().ThrowAsync<InvalidOperationException>();
+    }
+
+    [Fact]
+    public async Task AsPages_EmptyContinuationToken_StartsFromTheBeginningWithANullToken()
+    {
+        var tokens = new List<string?>();
+        var paginator = Paginator.FromCursor<int>((token, _, _) =>
+        {
+            tokens.Add(token);
+            return Task.FromResult(new Page<int>([1], null));
+        });
+
+        await paginator.AsPages(continuationToken: string.Empty).CollectAsync(Ct);
+
+        tokens.Should().Equal([null], "an empty token means the first page, as null does");
+    }
+
+    [Fact]
+    public async Task AsPages_SourceThrowsItsOwnCancellation_PassesItThroughUnchanged()
+    {
+        using var own = new CancellationTokenSource();
+        await own.CancelAsync();
+        var timeout = new OperationCanceledException("the source's own timeout", new TimeoutException(), own.Token);
+        var paginator = Paginator.FromCursor<int>((_, _, _) => Task.FromException<Page<int>>(timeout));
+
+        var act = () => paginator.AsPages().CollectAsync(Ct);
+
+        (await act.Should().ThrowAsync<OperationCanceledException>()).Which.Should().BeSameAs(timeout);
+    }
+
+    [Fact]
     public async Task FromKeyset_PageSizeHint_IsTheLimitAskedFor()
     {
         var limits = new List<int>();
@@ -296,6 +340,7 @@ public sealed class PaginatorTests
     [InlineData("<https://a.test/9>; rel=\"last\"", null)]
     [InlineData("garbage", null)]
     [InlineData("x>; rel=\"next\"", null)]
+    [InlineData("<https://a.test/2; rel=\"next\"", null)]
     [InlineData("<>; rel=\"last\", <https://a.test/2>; rel=\"next\"", "https://a.test/2")]
     [InlineData("<https://a.test/2>; crossorigin; rel=\"next\"", "https://a.test/2")]
     [InlineData("<https://a.test/2>; title=\"next\"", null)]
