@@ -1,4 +1,5 @@
 using AsyncPatterns.BackgroundTasks.Internal;
+using AsyncPatterns.Internal;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
@@ -253,7 +254,7 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
 
     internal static void ValidateGrace(TimeSpan grace, string paramName)
     {
-        if (grace != Timeout.InfiniteTimeSpan && (grace < TimeSpan.Zero || grace.TotalMilliseconds > uint.MaxValue - 1))
+        if (grace != Timeout.InfiniteTimeSpan && (grace < TimeSpan.Zero || grace > TimerLimits.MaxDueTime))
         {
             throw new ArgumentOutOfRangeException(paramName, grace, "The grace period must be zero or more (at most about 49 days), or Timeout.InfiniteTimeSpan.");
         }

@@ -103,6 +103,9 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
     /// <summary>The connections that count towards MinSize: idle, leased or being created.</summary>
     private int Open => _idle.Count + _busy + _creating;
 
+    /// <summary>The exception of an acquire that the pool's disposal ended.</summary>
+    private ObjectDisposedException DisposedException() => new(GetType().Name, $"The connection pool '{Name}' was disposed.");
+
     public ConnectionPoolStatistics Statistics
     {
         get
@@ -417,7 +420,7 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
                     DestroyInBackground(retired!);
                     if (entry is null)
                     {
-                        throw new ObjectDisposedException(GetType().Name, $"The connection pool '{Name}' was disposed.");
+                        throw DisposedException();
                     }
 
                     continue;
@@ -430,7 +433,7 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
                     _destroying--;
                     if (_disposed)
                     {
-                        throw new ObjectDisposedException(GetType().Name, $"The connection pool '{Name}' was disposed.");
+                        throw DisposedException();
                     }
 
                     _creating++;
@@ -531,7 +534,7 @@ internal sealed class ConnectionPoolCore<TConnection> : IConnectionPoolMetricsSo
         if (entry is null)
         {
             await DestroyConnectionAsync(connection).ConfigureAwait(false);
-            throw new ObjectDisposedException(GetType().Name, $"The connection pool '{Name}' was disposed.");
+            throw DisposedException();
         }
 
         return entry;

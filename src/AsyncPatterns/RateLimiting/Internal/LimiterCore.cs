@@ -1,4 +1,5 @@
 using System.Threading.RateLimiting;
+using AsyncPatterns.Internal;
 
 namespace AsyncPatterns.RateLimiting.Internal;
 
@@ -14,9 +15,6 @@ internal sealed class LimiterCore : IDisposable
     // least one token per 100 s; a slower bucket may grant up to 1e-9 of a token's period early (2.6 ms at one token
     // per 30 days).
     private const double Epsilon = 1e-9;
-
-    // The longest due time ITimer.Change accepts (uint.MaxValue - 1 milliseconds, about 49.7 days).
-    private static readonly TimeSpan MaxTimerDue = TimeSpan.FromMilliseconds(uint.MaxValue - 1);
 
     private readonly Lock _lock = new();
     private readonly TimeProvider _time;
@@ -462,7 +460,7 @@ internal sealed class LimiterCore : IDisposable
         _timer ??= _time.CreateTimer(static state => ((LimiterCore)state!).OnTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
 
         // A longer wait than a timer can hold wakes up early, finds the tokens still short and re-arms.
-        _timer.Change(due < MaxTimerDue ? due : MaxTimerDue, Timeout.InfiniteTimeSpan);
+        _timer.Change(due < TimerLimits.MaxDueTime ? due : TimerLimits.MaxDueTime, Timeout.InfiniteTimeSpan);
     }
 
     private void Append(Waiter waiter)
