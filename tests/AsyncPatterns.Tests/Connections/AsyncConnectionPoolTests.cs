@@ -411,6 +411,7 @@ public sealed class AsyncConnectionPoolTests
         var act = async () => await pool.AcquireAsync(Ct);
 
         await act.Should().ThrowAsync<ObjectDisposedException>();
+        factory.CreateCalls.Should().Be(0);
     }
 
     [Fact]
@@ -424,6 +425,7 @@ public sealed class AsyncConnectionPoolTests
         var disposing = pool.DisposeAsync().AsTask();
 
         await waiter.Awaiting(t => t.WaitAsync(FakeClock.HangTimeout, Ct)).Should().ThrowAsync<ObjectDisposedException>();
+        pool.Statistics.Waiting.Should().Be(0);
         disposing.IsCompleted.Should().BeFalse("a lease is still out");
         var connection = held.Connection;
         await held.DisposeAsync();

@@ -12,35 +12,6 @@ public sealed class ConnectionPoolLifecycleTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task AcquireAsync_AfterPoolDisposed_ThrowsWithoutCreatingAConnection()
-    {
-        var factory = new FakeConnectionFactory();
-        var pool = new AsyncConnectionPool<FakeConnection>(factory.Options(FakeClock.Create()));
-        await pool.DisposeAsync();
-
-        var act = async () => await pool.AcquireAsync(Ct);
-
-        await act.Should().ThrowAsync<ObjectDisposedException>();
-        factory.CreateCalls.Should().Be(0);
-    }
-
-    [Fact]
-    public async Task DisposeAsync_WithWaiters_LeavesNoneWaiting()
-    {
-        var factory = new FakeConnectionFactory();
-        var pool = new AsyncConnectionPool<FakeConnection>(factory.Options(FakeClock.Create(), maxSize: 1));
-        var held = await pool.AcquireAsync(Ct);
-        var waiter = pool.AcquireAsync(Ct).AsTask();
-
-        var disposing = pool.DisposeAsync().AsTask();
-
-        await waiter.Awaiting(t => t.WaitAsync(FakeClock.HangTimeout, Ct)).Should().ThrowAsync<ObjectDisposedException>();
-        pool.Statistics.Waiting.Should().Be(0);
-        await held.DisposeAsync();
-        await disposing.WaitAsync(FakeClock.HangTimeout, Ct);
-    }
-
-    [Fact]
     public async Task DisposeAsync_CalledTwiceWhileALeaseIsOut_BothCompleteWhenTheLeaseReturns()
     {
         var factory = new FakeConnectionFactory();

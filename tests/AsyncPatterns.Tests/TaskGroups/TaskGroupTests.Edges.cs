@@ -333,8 +333,10 @@ public sealed partial class TaskGroupTests
         winner.Should().Be("winner");
     }
 
-    [Fact]
-    public async Task ForEachAsync_BodyFaults_DisposesTheSourceEnumerator()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ForEachAsync_BodyFaults_DisposesTheSourceEnumerator(bool asyncSource)
     {
         var disposed = false;
         IEnumerable<int> Source()
@@ -352,52 +354,27 @@ public sealed partial class TaskGroupTests
             }
         }
 
-        var act = () => TaskGroup.ForEachAsync(Source(), 2, (item, _) =>
-            item == 0 ? Task.FromException<int>(new ChildFaultException("body")) : Task.FromResult(item), Ct).Guard();
+        var act = () => ForEachAsync(Source(), asyncSource, 2, (item, _) =>
+            item == 0 ? Task.FromException<int>(new ChildFaultException("body")) : Task.FromResult(item)).Guard();
 
         await act.Should().ThrowAsync<TaskGroupException>();
         disposed.Should().BeTrue();
     }
 
-    [Fact]
-    public async Task ForEachAsync_AsyncSourceBodyFaults_DisposesTheSourceEnumerator()
-    {
-        var disposed = false;
-        async IAsyncEnumerable<int> Source()
-        {
-            try
-            {
-                for (var i = 0; i < 100; i++)
-                {
-                    await Task.Yield();
-                    yield return i;
-                }
-            }
-            finally
-            {
-                disposed = true;
-            }
-        }
-
-        var act = () => TaskGroup.ForEachAsync(Source(), 2, (item, _) =>
-            item == 0 ? Task.FromException<int>(new ChildFaultException("body")) : Task.FromResult(item), Ct).Guard();
-
-        await act.Should().ThrowAsync<TaskGroupException>();
-        disposed.Should().BeTrue();
-    }
-
-    [Fact]
-    public async Task ForEachAsync_LazySource_RunsUpToMaxConcurrencyBodiesAtOnce()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ForEachAsync_LazySource_RunsMaxConcurrencyBodiesAtOnceAndNoMore(bool asyncSource)
     {
         var gate = NewGate();
         var started = 0;
 
-        var run = TaskGroup.ForEachAsync(Lazy(10), 3, async (item, _) =>
+        var run = ForEachAsync(Lazy(10), asyncSource, 3, async (item, _) =>
         {
             Interlocked.Increment(ref started);
             await gate.Task;
             return item;
-        }, Ct);
+        });
 
         await FakeClock.WaitUntilAsync(() => Volatile.Read(ref started) == 3, cancellationToken: Ct);
         await FakeClock.SettleAsync();
@@ -414,55 +391,42 @@ public sealed partial class TaskGroupTests
         }
     }
 
-    [Fact]
-    public async Task ForEachAsync_AsyncSource_NeverRunsMoreThanMaxConcurrencyBodies()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task ForEachAsync_MoreWorkersThanItems_NeverAsksTheSourceForMorePastItsEnd(bool asyncSource)
     {
-        var gate = NewGate();
-        var started = 0;
+        var source = new CountingSource(3);
 
-        var run = TaskGroup.ForEachAsync(AsyncRange(10), 3, async (item, _) =>
+        var results = await ForEachAsync(source, asyncSource, 4, (item, _) => Task.FromResult(item)).Guard();
+
+        results.Should().Equal(0, 1, 2);
+        source.MoveNextCalls.Should().Be(4, "three items and one end");
+    }
+
+    /// <summary>
+    /// <see cref="TaskGroup.ForEachAsync{TSource, TResult}(IEnumerable{TSource}, int, Func{TSource, CancellationToken, Task{TResult}}, CancellationToken)"/>
+    /// over <paramref name="source"/>, or its asynchronous overload over the source's own asynchronous enumerator (or,
+    /// when it has none, over the source read asynchronously, disposing it when disposed).
+    /// </summary>
+    private static Task<IReadOnlyList<int>> ForEachAsync(
+        IEnumerable<int> source, bool asyncSource, int maxConcurrency, Func<int, CancellationToken, Task<int>> body)
+    {
+        if (!asyncSource)
         {
-            Interlocked.Increment(ref started);
-            await gate.Task;
-            return item;
-        }, Ct);
+            return TaskGroup.ForEachAsync(source, maxConcurrency, body, Ct);
+        }
 
-        await FakeClock.WaitUntilAsync(() => Volatile.Read(ref started) == 3, cancellationToken: Ct);
-        await FakeClock.SettleAsync();
-        Volatile.Read(ref started).Should().Be(3);
-        gate.SetResult();
-        (await run.Guard()).Should().Equal(Enumerable.Range(0, 10));
+        return TaskGroup.ForEachAsync(source as IAsyncEnumerable<int> ?? ReadAsync(source), maxConcurrency, body, Ct);
 
-        static async IAsyncEnumerable<int> AsyncRange(int count)
+        static async IAsyncEnumerable<int> ReadAsync(IEnumerable<int> items)
         {
-            for (var i = 0; i < count; i++)
+            foreach (var item in items)
             {
                 await Task.Yield();
-                yield return i;
+                yield return item;
             }
         }
-    }
-
-    [Fact]
-    public async Task ForEachAsync_MoreWorkersThanItems_NeverAsksTheSourceForMorePastItsEnd()
-    {
-        var source = new CountingSource(3);
-
-        var results = await TaskGroup.ForEachAsync((IEnumerable<int>)source, 4, (item, _) => Task.FromResult(item), Ct).Guard();
-
-        results.Should().Equal(0, 1, 2);
-        source.MoveNextCalls.Should().Be(4, "three items and one end");
-    }
-
-    [Fact]
-    public async Task ForEachAsync_AsyncSourceWithMoreWorkersThanItems_NeverAsksTheSourceForMorePastItsEnd()
-    {
-        var source = new CountingSource(3);
-
-        var results = await TaskGroup.ForEachAsync((IAsyncEnumerable<int>)source, 4, (item, _) => Task.FromResult(item), Ct).Guard();
-
-        results.Should().Equal(0, 1, 2);
-        source.MoveNextCalls.Should().Be(4, "three items and one end");
     }
 
     /// <summary>A source of 0..count-1 of unknown length, sync and async, that counts every call to MoveNext.</summary>
