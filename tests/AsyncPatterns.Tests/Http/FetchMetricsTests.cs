@@ -1,6 +1,7 @@
 using System.Net;
 using AsyncPatterns.Http;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
+using Microsoft.Extensions.Time.Testing;
 
 namespace AsyncPatterns.Tests.Http;
 
@@ -46,10 +47,8 @@ public sealed class FetchMetricsTests
     {
         var time = FakeClock.Create();
         using var duration = new MetricCollector<double>(null, "AsyncPatterns", "asyncpatterns.http.fetch.duration", time);
-        using var client = new HttpClient(new StubHttpMessageHandler(time).OnAnyRequest(StubResponse.Json("""{"id":1,"name":"item-1","price":1.25}""")));
-        var fetcher = new ConcurrentHttpFetcher(client, new FetchOptions { TimeProvider = time, PerRequestTimeout = Timeout.InfiniteTimeSpan });
 
-        await fetcher.FetchAllAsync([new Uri("http://stub.test/a")], HttpTestJson.Default.ServerItem, Ct).WaitAsync(FakeClock.HangTimeout, Ct);
+        await FetchOneAsync(time);
 
         duration.GetMeasurementSnapshot().Should().ContainSingle();
     }
@@ -59,11 +58,18 @@ public sealed class FetchMetricsTests
     {
         var time = FakeClock.Create();
         using var fetches = new MetricCollector<long>(null, "AsyncPatterns", "asyncpatterns.http.fetches", time);
+
+        await FetchOneAsync(time);
+
+        fetches.GetMeasurementSnapshot().Should().ContainSingle();
+    }
+
+    /// <summary>Fetches one URI that answers 200 with a JSON item.</summary>
+    private static async Task FetchOneAsync(FakeTimeProvider time)
+    {
         using var client = new HttpClient(new StubHttpMessageHandler(time).OnAnyRequest(StubResponse.Json("""{"id":1,"name":"item-1","price":1.25}""")));
         var fetcher = new ConcurrentHttpFetcher(client, new FetchOptions { TimeProvider = time, PerRequestTimeout = Timeout.InfiniteTimeSpan });
 
         await fetcher.FetchAllAsync([new Uri("http://stub.test/a")], HttpTestJson.Default.ServerItem, Ct).WaitAsync(FakeClock.HangTimeout, Ct);
-
-        fetches.GetMeasurementSnapshot().Should().ContainSingle();
     }
 }
