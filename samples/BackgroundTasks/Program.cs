@@ -1,4 +1,4 @@
-// The seed (Python), a set of background tasks with a graceful shutdown:
+// In Python's asyncio, a set of background tasks with a graceful shutdown:
 //
 //   class BackgroundTasks:
 //       def create_task(self, coro):          # track the task, forget it once it is done
@@ -38,7 +38,7 @@ if (args.Any(arg => arg != "--smoke"))
 }
 
 var smoke = args.Contains("--smoke");
-var beat = TimeSpan.FromMilliseconds(smoke ? 100 : 500); // the seed's asyncio.sleep(1) between two rounds of work
+var beat = TimeSpan.FromMilliseconds(smoke ? 100 : 500); // the Python version's asyncio.sleep(1) between two rounds of work
 var cancelled = 0;
 var ok = true;
 
@@ -72,7 +72,7 @@ Console.WriteLine();
 Console.WriteLine(ok ? "BackgroundTasks: OK" : "BackgroundTasks: FAILED");
 return ok ? 0 : 1;
 
-// The seed's background_worker: works until its token is cancelled, says so, and lets the cancellation propagate.
+// The .NET form of Python's background_worker: works until its token is cancelled, says so, and lets the cancellation propagate.
 async Task BackgroundWorkerAsync(string name, CancellationToken cancellationToken)
 {
     try

@@ -1,4 +1,4 @@
-// The seed (Python), an async context manager that opens a connection and always closes it:
+// In Python's asyncio, an async context manager that opens a connection and always closes it:
 //
 //   class AsyncDatabaseConnection:
 //       async def __aenter__(self):
@@ -12,7 +12,7 @@
 //           # Connection automatically closed after block
 //           return await conn.get("SELECT * FROM users")
 //
-// In C#, `await using` is `async with`. Opening a connection per query is what the seed does; a pool does better:
+// In C#, `await using` is `async with`. Opening a connection per query is what the Python version does; a pool does better:
 // `await using var lease = await pool.AcquireAsync()` borrows an open connection and gives it back on the way out of
 // the block, on every path (an exception, a cancellation), and disposing the pool closes every connection.
 // DbConnectionPool.Create pools any ADO.NET provider; here SQLite on a temporary file, with SQLite's own pooling off.
@@ -107,7 +107,7 @@ Console.WriteLine();
 Console.WriteLine(ok ? "Connections: OK" : "Connections: FAILED");
 return ok ? 0 : 1;
 
-// The seed's fetch_data: `await using` returns the connection to the pool when the block ends, however it ends.
+// The .NET form of Python's fetch_data: `await using` returns the connection to the pool when the block ends, however it ends.
 static async Task<List<string>> FetchDataAsync(AsyncConnectionPool<SqliteConnection> pool, TimeSpan work = default)
 {
     await using var lease = await pool.AcquireAsync();

@@ -50,7 +50,7 @@ public sealed class DemoApiOptions
     /// <value>null.</value>
     public int? MaxConcurrency { get; set; }
 
-    /// <summary>The seed of the failure and 429 draws.</summary>
+    /// <summary>The random seed of the failure and 429 draws, so every run draws the same.</summary>
     /// <value>12345.</value>
     public int Seed { get; set; } = 12345;
 

@@ -1,4 +1,4 @@
-// The seed (Python), concurrent requests with aiohttp:
+// In Python's asyncio, concurrent requests with aiohttp:
 //
 //   async def fetch_url(session, url):
 //       try:
@@ -15,7 +15,7 @@
 //           return await asyncio.gather(*tasks)
 //
 // In C#, one HttpClient is the session and ConcurrentHttpFetcher.FetchAllAsync is fetch_multiple_urls: every URL
-// fetched with a timeout per request, at most MaxConcurrency at once (the seed has no bound), and one FetchResult per
+// fetched with a timeout per request, at most MaxConcurrency at once (the Python version has no bound), and one FetchResult per
 // URL, in input order, holding either the JSON value or an error (Timeout, HttpStatus, Network, ...), never an
 // exception. The URLs point at the demo API on 127.0.0.1, plus one missing user, one slow server and one closed port.
 //   dotnet run --project samples/Http            (about 3 s)
@@ -32,7 +32,7 @@ if (args.Any(arg => arg != "--smoke"))
 
 var smoke = args.Contains("--smoke");
 var users = smoke ? 12 : 40;
-var timeout = TimeSpan.FromSeconds(smoke ? 0.5 : 2); // the seed's ClientTimeout(total=10)
+var timeout = TimeSpan.FromSeconds(smoke ? 0.5 : 2); // the Python version's ClientTimeout(total=10)
 const int MaxConcurrency = 8;
 var ok = true;
 

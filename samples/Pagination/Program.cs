@@ -1,4 +1,4 @@
-// The seed (Python), an async generator over a paginated API and an async iterator over a database cursor:
+// In Python's asyncio, an async generator over a paginated API and an async iterator over a database cursor:
 //
 //   async def fetch_paginated_data(page_size=100):
 //       page = 1
@@ -37,13 +37,13 @@ if (args.Any(arg => arg != "--smoke"))
 
 var smoke = args.Contains("--smoke");
 const int PageSize = 50;
-const int ItemCount = 3 * PageSize; // the seed's three pages
+const int ItemCount = 3 * PageSize; // three pages, as in the Python version
 var ok = true;
 
 await using var server = await DemoApiServer.StartAsync(new DemoApiOptions
 {
     ItemCount = ItemCount,
-    Latency = TimeSpan.FromMilliseconds(smoke ? 20 : 100), // the seed's asyncio.sleep(0.1) per page
+    Latency = TimeSpan.FromMilliseconds(smoke ? 20 : 100), // the Python version's asyncio.sleep(0.1) per page
 });
 using var http = new HttpClient { BaseAddress = server.BaseAddress };
 var processed = 0;

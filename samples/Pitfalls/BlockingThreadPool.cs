@@ -1,7 +1,7 @@
 namespace AsyncPatterns.Samples.Pitfalls;
 
 /// <summary>
-/// Pitfall 1: blocking a thread-pool thread inside async code (the seed's <c>time.sleep</c> in a coroutine).
+/// Pitfall 1: blocking a thread-pool thread inside async code (<c>time.sleep</c> in a Python coroutine).
 /// Every blocked thread is one the rest of the app cannot use: timers, request handlers and continuations queue
 /// behind the blocked work. A heartbeat measures how late the app answers while the work runs.
 /// </summary>

@@ -1,4 +1,4 @@
-// The seed (Python), a rate limiter built from a semaphore and a minimum delay between requests:
+// In Python's asyncio, a rate limiter built from a semaphore and a minimum delay between requests:
 //
 //   class RateLimiter:
 //       def __init__(self, max_concurrent, requests_per_second):
@@ -56,7 +56,7 @@ async Task<bool> RunAsync(string title, int requests, TimeSpan latency, bool con
     var clock = Stopwatch.StartNew();
     var starts = new TimeSpan[requests];
 
-    // The seed's rate_limited_fetch: wait for a lease, send the request, give the concurrency slot back.
+    // The .NET form of Python's rate_limited_fetch: wait for a lease, send the request, give the concurrency slot back.
     async Task<string> RateLimitedFetchAsync(int id)
     {
         using var lease = await limiter.AcquireAsync();

@@ -1,4 +1,4 @@
-// The seed (Python), retries with exponential backoff:
+// In Python's asyncio, retries with exponential backoff:
 //
 //   async def retry_with_backoff(func, max_retries=3, base_delay=1.0):
 //       for attempt in range(max_retries):
@@ -16,7 +16,7 @@
 //   result = await retry_with_backoff(unreliable_api_call, max_retries=5)
 //
 // In C#, Retry.ExecuteAsync runs the call under a Polly retry pipeline built from RetryOptions. MaxRetries counts the
-// retries after the first call, so the seed's 5 attempts are MaxRetries = 4; UseJitter = false gives exactly
+// retries after the first call, so the Python version's 5 attempts are MaxRetries = 4; UseJitter = false gives exactly
 // base * 2^attempt. When every attempt fails, the last exception propagates with the attempt count in its Data.
 // (For HttpClient, HttpRetry.CreatePipeline also retries 429/5xx responses and honours Retry-After.)
 // The unreliable API is the demo API on 127.0.0.1 with a failure rate (seeded, so every run is the same).
@@ -68,7 +68,7 @@ Console.WriteLine();
 Console.WriteLine(ok ? "Retries: OK" : "Retries: FAILED");
 return ok ? 0 : 1;
 
-// The seed's retry_with_backoff around one unreliable call, GET /items/1.
+// The .NET form of Python's retry_with_backoff around one unreliable call, GET /items/1.
 async Task<ItemDetails> RetryWithBackoffAsync(DemoApiServer server, int maxAttempts, List<TimeSpan> delays)
 {
     using var http = new HttpClient { BaseAddress = server.BaseAddress };

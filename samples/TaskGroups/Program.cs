@@ -1,4 +1,4 @@
-// The seed (Python), structured downloads with asyncio.TaskGroup:
+// In Python's asyncio, structured downloads with asyncio.TaskGroup:
 //
 //   async def download_files_structured(urls):
 //       async with asyncio.TaskGroup() as tg:
@@ -78,7 +78,7 @@ Console.WriteLine();
 Console.WriteLine(ok ? "TaskGroups: OK" : "TaskGroups: FAILED");
 return ok ? 0 : 1;
 
-// The seed's download_files_structured: start one child per URL; RunAsync returns when every child has finished,
+// The .NET form of Python's download_files_structured: start one child per URL; RunAsync returns when every child has finished,
 // and throws TaskGroupException if any failed (the others having been cancelled, in the default fail-fast mode).
 async Task<string[]> DownloadFilesStructuredAsync(string[] urls, Tally tally, TaskGroupOptions? options = null)
 {
@@ -97,7 +97,7 @@ async Task<string[]> DownloadFilesStructuredAsync(string[] urls, Tally tally, Ta
     return await Task.WhenAll(tasks); // all completed: the results, in order
 }
 
-// The seed's download_file, with a failure on demand and a trace of what happened to it.
+// The .NET form of Python's download_file, with a failure on demand and a trace of what happened to it.
 async Task<string> DownloadFileAsync(string url, string filename, Tally tally, CancellationToken cancellationToken)
 {
     tally.Started();

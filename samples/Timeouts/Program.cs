@@ -1,4 +1,4 @@
-// The seed (Python), a slow request bounded by asyncio.wait_for:
+// In Python's asyncio, a slow request bounded by asyncio.wait_for:
 //
 //   async def fetch_with_timeout(url, timeout=5.0):
 //       try:
@@ -66,7 +66,7 @@ Console.WriteLine();
 Console.WriteLine(ok ? "Timeouts: OK" : "Timeouts: FAILED");
 return ok ? 0 : 1;
 
-// The seed's fetch_with_timeout: the data, or an error saying that the request timed out.
+// The .NET form of Python's fetch_with_timeout: the data, or an error saying that the request timed out.
 async Task<FetchResult> FetchWithTimeoutAsync(string url, TimeSpan timeout)
 {
     TimeoutResult<ItemDetails?> result = await OperationTimeout.TryRunAsync(
