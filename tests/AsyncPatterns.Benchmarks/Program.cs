@@ -1,6 +1,15 @@
+using AsyncPatterns.Benchmarks;
 using BenchmarkDotNet.Running;
 
 // Pick a class, a pattern or everything:
 //   dotnet run -c Release --project tests/AsyncPatterns.Benchmarks -- --filter '*RetryBenchmarks*'
 //   dotnet run -c Release --project tests/AsyncPatterns.Benchmarks -- --list flat
+// The fetcher's cost per request against a server in another process (see fetch-cost.sh):
+//   dotnet run -c Release --project tests/AsyncPatterns.Benchmarks -- fetch-cost run --variant fetch-all --concurrency 16 --base http://127.0.0.1:8080/
+if (args.Length > 0 && args[0] == "fetch-cost")
+{
+    return await FetchCost.MainAsync(args);
+}
+
 BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args, BenchmarkConfig.Default);
+return 0;
