@@ -29,7 +29,17 @@ namespace AsyncPatterns.Http;
 /// disposes them; with a retrying pipeline later attempts send copies that share the original's content, which must
 /// therefore be re-readable (<see cref="ByteArrayContent"/>, <see cref="StringContent"/>, a seekable stream).
 /// </para>
-/// <para>Every member is safe to call concurrently; each call is an independent fetch with its own slots.</para>
+/// <para>
+/// Whatever one request's attempts throw becomes that request's result (see <see cref="FetchErrorKind"/>); only the
+/// caller's cancellation, <see cref="FetchOptions.FailFast"/>, invalid arguments and the caller's own source end the
+/// fetch. Redirects follow the client's own rules: one the client does not follow (turned off, or to a non-http(s)
+/// scheme) is a <see cref="FetchErrorKind.HttpStatus"/> error with the 3xx status. A request's response is disposed
+/// before its slot frees. URIs in messages have their user info masked.
+/// </para>
+/// <para>
+/// Each enumeration of a returned sequence is its own pass over the source with its own slots, as a LINQ query is.
+/// Every member is safe to call concurrently; each call is an independent fetch with its own slots.
+/// </para>
 /// </remarks>
 public sealed class ConcurrentHttpFetcher
 {

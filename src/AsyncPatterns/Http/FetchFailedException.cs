@@ -1,4 +1,5 @@
 using System.Net;
+using AsyncPatterns.Internal;
 
 namespace AsyncPatterns.Http;
 
@@ -9,7 +10,7 @@ namespace AsyncPatterns.Http;
 public sealed class FetchFailedException : AsyncPatternsException
 {
     internal FetchFailedException(int index, Uri? uri, HttpStatusCode? statusCode, FetchError error)
-        : base($"Fetching #{index} ({uri}) failed: {error.Message}", error.Exception)
+        : base($"Fetching #{index} ({UriRedaction.Redact(uri)}) failed: {error.Message}", error.Exception)
     {
         Index = index;
         Uri = uri;

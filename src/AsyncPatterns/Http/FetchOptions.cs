@@ -1,4 +1,5 @@
 using System.Threading.RateLimiting;
+using AsyncPatterns.Internal;
 using AsyncPatterns.Retries;
 using Polly;
 
@@ -45,8 +46,15 @@ public sealed class FetchOptions
     /// <summary>The most requests in flight at once to one host (scheme, host and port), or <see langword="null"/> for no per-host bound.</summary>
     /// <value>Default <see langword="null"/>: only <see cref="MaxConcurrency"/> applies.</value>
     /// <remarks>
+    /// <para>
+    /// A host is its scheme, its host name in ASCII (IDN) form without case or a trailing dot, and its port (the
+    /// default port when none is written); user info plays no part, so <c>http://a@host/</c> and <c>http://HOST.:80/</c>
+    /// share one bound. A host's bound is kept only while it has a request in flight or waiting.
+    /// </para>
+    /// <para>
     /// A request waiting for its host holds its global slot, so a source that lists one host many times in a row
     /// waits for that host instead of pulling further ahead.
+    /// </para>
     /// </remarks>
     /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
     public int? MaxConcurrencyPerHost
@@ -72,7 +80,10 @@ public sealed class FetchOptions
     /// Inside a <see cref="ResiliencePipeline"/> a timed-out attempt throws <see cref="TimeoutException"/>, which a retry
     /// strategy may retry; the result of a request whose last attempt timed out has <see cref="FetchErrorKind.Timeout"/>.
     /// </remarks>
-    /// <exception cref="ArgumentOutOfRangeException">The value is zero or negative (and not infinite).</exception>
+    /// <exception cref="ArgumentOutOfRangeException">
+    /// The value is zero or negative (and not infinite), or longer than a timer can wait (<c>uint.MaxValue - 1</c>
+    /// milliseconds, about 49.7 days; as <see cref="HttpClient.Timeout"/> and Polly's timeout reject what they cannot arm).
+    /// </exception>
     public TimeSpan PerRequestTimeout
     {
         get => _perRequestTimeout;
@@ -81,6 +92,7 @@ public sealed class FetchOptions
             if (value != Timeout.InfiniteTimeSpan)
             {
                 ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, TimeSpan.Zero, nameof(PerRequestTimeout));
+                ArgumentOutOfRangeException.ThrowIfGreaterThan(value, TimerLimits.MaxDueTime, nameof(PerRequestTimeout));
             }
 
             _perRequestTimeout = value;

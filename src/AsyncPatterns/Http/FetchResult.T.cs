@@ -1,5 +1,6 @@
 using System.Diagnostics.CodeAnalysis;
 using System.Net;
+using AsyncPatterns.Internal;
 
 namespace AsyncPatterns.Http;
 
@@ -45,5 +46,5 @@ public sealed class FetchResult<T>
 
     /// <inheritdoc />
     public override string ToString() =>
-        IsSuccess ? $"#{Index} {Uri}: {(int?)StatusCode}" : $"#{Index} {Uri}: {Error}";
+        IsSuccess ? $"#{Index} {UriRedaction.Redact(Uri)}: {(int?)StatusCode}" : $"#{Index} {UriRedaction.Redact(Uri)}: {Error}";
 }

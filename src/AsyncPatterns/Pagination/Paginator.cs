@@ -77,6 +77,15 @@ public static class Paginator
     /// Items are read with <paramref name="itemTypeInfo"/> (source-generated JSON, trimming- and AOT-safe).
     /// A response that is not a success throws <see cref="HttpRequestException"/> when the consumer reaches it.
     /// </summary>
+    /// <remarks>
+    /// The <c>Link</c> header is parsed as RFC 8288 defines it: quoted parameter values may hold commas, semicolons and
+    /// angle brackets, and only the first <c>rel</c> of a link counts. A <c>next</c> link on another origin (scheme, host
+    /// and port) than <paramref name="firstPageUri"/> is never followed, because the client would send its default
+    /// headers (such as <c>Authorization</c>) there: the page that carries it throws <see cref="HttpRequestException"/>
+    /// (<see cref="HttpRequestError.InvalidResponse"/>) naming both origins, after the items of the pages before it, as does a
+    /// <c>next</c> target that is not a URI. To follow links across origins deliberately, use
+    /// <see cref="FromCursor{T}(Func{string?, int?, CancellationToken, Task{Page{T}}})"/> with a client of your choice.
+    /// </remarks>
     /// <typeparam name="T">The type of the items.</typeparam>
     /// <param name="httpClient">The client that sends the requests.</param>
     /// <param name="firstPageUri">The URI of the first page (relative URIs are resolved by the client's base address).</param>

@@ -162,21 +162,6 @@ public sealed partial class ConcurrentHttpFetcherTests
     }
 
     [Fact]
-    public async Task FetchAllAsync_HandlerThrowsAnUnexpectedException_ThrowsItInsteadOfAResult()
-    {
-        // Only the documented failures (status, network, timeout, content, size, rate limit) become results: any
-        // other exception is a bug in the caller's handler or pipeline, and it ends the fetch.
-        var bug = new InvalidOperationException("a bug in a handler");
-        _handler.OnPath("/bug", StubResponse.Throw(bug)).OnAnyRequest(StubResponse.Hang());
-
-        var act = () => Fetcher(o => o.MaxConcurrency = 3).FetchAllAsync([Url("hang/1"), Url("bug"), Url("hang/2")], HttpTestJson.Default.ServerItem, Ct)
-            .WaitAsync(FakeClock.HangTimeout, Ct);
-
-        (await act.Should().ThrowAsync<InvalidOperationException>()).Which.Should().BeSameAs(bug);
-        _handler.InFlight.Should().Be(0, "the fault cancelled the other requests");
-    }
-
-    [Fact]
     public void FetchAsync_InvalidUriInAReadOnlyCollection_ThrowsUpFront()
     {
         var uris = new ReadOnlyUriCollection([Url("ok"), new Uri("relative/c", UriKind.Relative)]);

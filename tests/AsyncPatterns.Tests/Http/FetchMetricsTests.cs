@@ -72,4 +72,26 @@ public sealed class FetchMetricsTests
 
         await fetcher.FetchAllAsync([new Uri("http://stub.test/a")], HttpTestJson.Default.ServerItem, Ct).WaitAsync(FakeClock.HangTimeout, Ct);
     }
+
+    [Fact]
+    public async Task FetchAllAsync_MeterListenerCallbackThrows_EveryUrlStillGetsItsResult()
+    {
+        using var listener = new System.Diagnostics.Metrics.MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Meter.Name == "AsyncPatterns" && instrument.Name == "asyncpatterns.http.fetches")
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, _, _) => throw new InvalidOperationException("a broken exporter"));
+        listener.Start();
+        var handler = new StubHttpMessageHandler().OnAnyRequest(StubResponse.Text("ok"));
+        using var client = new HttpClient(handler);
+        var fetcher = new ConcurrentHttpFetcher(client, new FetchOptions { PerRequestTimeout = Timeout.InfiniteTimeSpan });
+
+        var results = await fetcher.FetchAllRawAsync([new("http://stub.test/a"), new("http://stub.test/b")], Ct).WaitAsync(FakeClock.HangTimeout, Ct);
+
+        results.Should().HaveCount(2).And.OnlyContain(r => r.IsSuccess);
+    }
 }

@@ -82,4 +82,16 @@ public sealed class FetchOptionsTests
 
         results[0].IsSuccess.Should().BeTrue();
     }
+
+    [Fact]
+    public void PerRequestTimeout_BeyondTheLongestTimer_ThrowsNamingTheProperty()
+    {
+        var act = () => new FetchOptions { PerRequestTimeout = TimeSpan.FromDays(60) };
+
+        act.Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be(nameof(FetchOptions.PerRequestTimeout));
+        new FetchOptions { PerRequestTimeout = TimeSpan.FromMilliseconds(uint.MaxValue - 1) }.PerRequestTimeout
+            .Should().Be(TimeSpan.FromMilliseconds(uint.MaxValue - 1), "the longest due time a timer accepts is accepted");
+        FluentActions.Invoking(() => new FetchOptions { PerRequestTimeout = TimeSpan.MaxValue })
+            .Should().Throw<ArgumentOutOfRangeException>();
+    }
 }

@@ -5,7 +5,7 @@ using Microsoft.Extensions.Time.Testing;
 
 namespace AsyncPatterns.Tests.RateLimiting;
 
-public sealed class RateLimitingHandlerTests
+public sealed partial class RateLimitingHandlerTests
 {
     private static readonly Uri s_uri = new("https://api.test/items");
     private readonly FakeTimeProvider _time = FakeClock.Create();
@@ -20,6 +20,7 @@ public sealed class RateLimitingHandlerTests
         using var invoker = new HttpMessageInvoker(new RateLimitingHandler(limiter, stub));
 
         using var response = await invoker.SendAsync(new HttpRequestMessage(HttpMethod.Get, s_uri), Ct);
+        (await response.Content.ReadAsStringAsync(Ct)).Should().Be("ok");
 
         response.StatusCode.Should().Be(HttpStatusCode.OK);
         stub.RequestCount.Should().Be(1);
@@ -39,11 +40,14 @@ public sealed class RateLimitingHandlerTests
         await FakeClock.SettleAsync();
         stub.RequestCount.Should().Be(1, "the second request waits for the first one's permit");
 
-        await _time.AdvanceUntilCompletedAsync(Task.WhenAll(first, second), TimeSpan.FromMilliseconds(100));
+        await _time.AdvanceUntilCompletedAsync(first, TimeSpan.FromMilliseconds(100));
+        await FakeClock.SettleAsync();
+        stub.RequestCount.Should().Be(1, "the first response's body is neither read nor disposed yet");
+        (await first).Dispose();
+        await _time.AdvanceUntilCompletedAsync(second, TimeSpan.FromMilliseconds(100));
 
         stub.RequestCount.Should().Be(2);
         stub.PeakInFlight.Should().Be(1);
-        (await first).Dispose();
         (await second).Dispose();
     }
 

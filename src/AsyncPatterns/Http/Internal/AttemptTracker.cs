@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Threading.RateLimiting;
+using AsyncPatterns.Internal;
 using AsyncPatterns.RateLimiting;
 
 namespace AsyncPatterns.Http.Internal;
@@ -64,7 +65,7 @@ internal sealed class AttemptTracker(HttpClient client, FetchOptions options, Pe
             catch (Exception e) when (attempt.TimedOut && !cancellationToken.IsCancellationRequested)
             {
                 throw new TimeoutException(
-                    $"No response from '{message.RequestUri}' within {options.PerRequestTimeout}.", e);
+                    $"No response from '{UriRedaction.Redact(message.RequestUri)}' within {options.PerRequestTimeout}.", e);
             }
         }
         finally

@@ -1,9 +1,11 @@
-using System.Collections.Concurrent;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Text.Json;
 using System.Threading.Channels;
+using AsyncPatterns.Internal;
 using AsyncPatterns.RateLimiting;
+using Polly;
+using Polly.Timeout;
 
 namespace AsyncPatterns.Http.Internal;
 
@@ -22,7 +24,7 @@ internal sealed class FetchRun<T> : IDisposable
     private readonly CancellationTokenSource _runCts;
     private readonly SemaphoreSlim _slots;
     private readonly Channel<FetchResult<T>> _results;
-    private readonly ConcurrentDictionary<string, SemaphoreSlim>? _hostGates;
+    private readonly Dictionary<HostKey, HostGate>? _hostGates;
     private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private ExceptionDispatchInfo? _stop;
 
@@ -40,7 +42,7 @@ internal sealed class FetchRun<T> : IDisposable
         _results = Channel.CreateUnbounded<FetchResult<T>>(new UnboundedChannelOptions { SingleReader = true });
         if (options.MaxConcurrencyPerHost is not null)
         {
-            _hostGates = new ConcurrentDictionary<string, SemaphoreSlim>(StringComparer.OrdinalIgnoreCase);
+            _hostGates = [];
         }
     }
 
@@ -51,7 +53,8 @@ internal sealed class FetchRun<T> : IDisposable
         FetchSource source,
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
-        var run = new FetchRun<T>(client, options, reader, source, cancellationToken);
+        // Each enumeration is its own pass over the source, with its own slots.
+        var run = new FetchRun<T>(client, options, reader, source.Open(), cancellationToken);
         var pump = Task.Run(run.PumpAsync, CancellationToken.None);
         try
         {
@@ -83,13 +86,6 @@ internal sealed class FetchRun<T> : IDisposable
     {
         _runCts.Dispose();
         _slots.Dispose();
-        if (_hostGates is not null)
-        {
-            foreach (var gate in _hostGates.Values)
-            {
-                gate.Dispose();
-            }
-        }
     }
 
     /// <summary>Records the first reason to stop, cancels every worker and wakes the consumer. Never throws.</summary>
@@ -165,7 +161,15 @@ internal sealed class FetchRun<T> : IDisposable
         try
         {
             var result = await FetchOneAsync(index, request, token).ConfigureAwait(false);
-            FetchMetrics.Record(result);
+            try
+            {
+                FetchMetrics.Record(result);
+            }
+            catch (Exception)
+            {
+                // A MeterListener's callback threw: the request still gets its result.
+            }
+
             if (!result.IsSuccess && _options.FailFast)
             {
                 Stop(new FetchFailedException(result.Index, result.Uri, result.StatusCode, result.Error));
@@ -197,12 +201,19 @@ internal sealed class FetchRun<T> : IDisposable
     {
         var time = _options.TimeProvider;
         var started = time.GetTimestamp();
-        SemaphoreSlim? hostGate = null;
+        HostGate? hostGate = null;
         if (_hostGates is not null)
         {
-            var perHost = _options.MaxConcurrencyPerHost!.Value;
-            hostGate = _hostGates.GetOrAdd(request.Uri.GetLeftPart(UriPartial.Authority), _ => new SemaphoreSlim(perHost, perHost));
-            await hostGate.WaitAsync(token).ConfigureAwait(false);
+            hostGate = EnterHost(request.Uri);
+            try
+            {
+                await hostGate.Semaphore.WaitAsync(token).ConfigureAwait(false);
+            }
+            catch
+            {
+                LeaveHost(hostGate, entered: false);
+                throw;
+            }
         }
 
         using var attempts = new AttemptTracker(_client, _options, request);
@@ -215,12 +226,12 @@ internal sealed class FetchRun<T> : IDisposable
 
             if (!response.IsSuccessStatusCode)
             {
-                return Failure(FetchErrorKind.HttpStatus, $"'{request.Uri}' answered {(int)response.StatusCode} ({response.ReasonPhrase}).", null);
+                return Failure(FetchErrorKind.HttpStatus, $"'{UriRedaction.Redact(request.Uri)}' answered {(int)response.StatusCode} ({response.ReasonPhrase}).", null);
             }
 
             if (response.Content.Headers.ContentLength is { } declared && declared > _options.MaxResponseBytes)
             {
-                return Failure(FetchErrorKind.TooLarge, $"'{request.Uri}' declared a body of {declared} bytes, over the limit of {_options.MaxResponseBytes}.", null);
+                return Failure(FetchErrorKind.TooLarge, $"'{UriRedaction.Redact(request.Uri)}' declared a body of {declared} bytes, over the limit of {_options.MaxResponseBytes}.", null);
             }
 
             var bodyToken = attempts.TokenFor(response, token);
@@ -233,31 +244,111 @@ internal sealed class FetchRun<T> : IDisposable
 
             return new FetchResult<T>(index, request.Uri, response.StatusCode, value, null, attempts.Count, time.GetElapsedTime(started));
         }
-        catch (Exception e) when (!token.IsCancellationRequested && Classify(e, attempts.TimedOut(response)) is { } kind)
+        catch (Exception e) when (!token.IsCancellationRequested)
         {
-            return Failure(kind, $"Fetching '{request.Uri}' failed: {e.Message}", kind is FetchErrorKind.TooLarge ? null : e);
+            // Whatever one request throws is its result; only the run's own stop (cancellation, fail-fast, a source
+            // fault) passes through, to end the run.
+            var kind = Classify(e, attempts.TimedOut(response));
+            return Failure(kind, $"Fetching '{UriRedaction.Redact(request.Uri)}' failed: {e.Message}", kind is FetchErrorKind.TooLarge ? null : e);
         }
         finally
         {
-            hostGate?.Release();
+            if (hostGate is not null)
+            {
+                LeaveHost(hostGate, entered: true);
+            }
         }
 
         FetchResult<T> Failure(FetchErrorKind kind, string message, Exception? exception) =>
             new(index, request.Uri, attempts.LastStatusCode, default, new FetchError(kind, message, exception), attempts.Count, time.GetElapsedTime(started));
     }
 
-    /// <summary>The kind of an expected failure, or null for a fault (a bug, rethrown).</summary>
-    private static FetchErrorKind? Classify(Exception exception, bool bodyTimedOut) => exception switch
+    /// <summary>The host's gate, created on its first request; counts the request as a user of it.</summary>
+    private HostGate EnterHost(Uri uri)
+    {
+        var key = HostKey.Of(uri);
+        lock (_hostGates!)
+        {
+            if (!_hostGates.TryGetValue(key, out var gate))
+            {
+                var perHost = _options.MaxConcurrencyPerHost!.Value;
+                gate = new HostGate(key, new SemaphoreSlim(perHost, perHost));
+                _hostGates.Add(key, gate);
+            }
+
+            gate.Users++;
+            return gate;
+        }
+    }
+
+    /// <summary>Gives the host's slot back (when it was entered) and drops the gate with its last user.</summary>
+    private void LeaveHost(HostGate gate, bool entered)
+    {
+        if (entered)
+        {
+            gate.Semaphore.Release();
+        }
+
+        lock (_hostGates!)
+        {
+            if (--gate.Users == 0)
+            {
+                // No request holds or waits for it: nothing else references the semaphore (no wait handle was made).
+                _hostGates.Remove(gate.Key);
+            }
+        }
+    }
+
+    /// <summary>The kind of a failure of one request.</summary>
+    private static FetchErrorKind Classify(Exception exception, bool bodyTimedOut) => exception switch
     {
         ResponseTooLargeException => FetchErrorKind.TooLarge,
         RateLimitRejectedException => FetchErrorKind.RateLimited,
-        TimeoutException => FetchErrorKind.Timeout,
+        TimeoutException or TimeoutRejectedException => FetchErrorKind.Timeout,
         _ when bodyTimedOut => FetchErrorKind.Timeout,
 
         // HttpClient.Timeout: a TaskCanceledException wrapping a TimeoutException.
         OperationCanceledException { InnerException: TimeoutException } => FetchErrorKind.Timeout,
+        ExecutionRejectedException => FetchErrorKind.Rejected,
         JsonException => FetchErrorKind.InvalidContent,
         HttpRequestException or IOException => FetchErrorKind.Network,
-        _ => null,
+        _ => FetchErrorKind.Unexpected,
     };
+
+    /// <summary>The bound of one host while it has requests; <see cref="Users"/> is guarded by the run's gate table.</summary>
+    private sealed class HostGate(HostKey key, SemaphoreSlim semaphore)
+    {
+        public HostKey Key { get; } = key;
+
+        public SemaphoreSlim Semaphore { get; } = semaphore;
+
+        public int Users { get; set; }
+    }
+}
+
+/// <summary>
+/// What <see cref="FetchOptions.MaxConcurrencyPerHost"/> keys on: scheme, host in ASCII (IDN) form without a trailing
+/// dot, and port; never user info. <see cref="Uri"/> already lowercases the scheme and host of http(s) URIs and fills
+/// in the default port.
+/// </summary>
+internal readonly record struct HostKey(string Scheme, string Host, int Port)
+{
+    public static HostKey Of(Uri uri)
+    {
+        var host = uri.IdnHost;
+        if (host.EndsWith('.'))
+        {
+            host = host.TrimEnd('.');
+        }
+
+        return new HostKey(uri.Scheme, host, uri.Port);
+    }
+
+    public bool Equals(HostKey other) =>
+        Port == other.Port
+        && string.Equals(Scheme, other.Scheme, StringComparison.OrdinalIgnoreCase)
+        && string.Equals(Host, other.Host, StringComparison.OrdinalIgnoreCase);
+
+    public override int GetHashCode() =>
+        HashCode.Combine(StringComparer.OrdinalIgnoreCase.GetHashCode(Scheme), StringComparer.OrdinalIgnoreCase.GetHashCode(Host), Port);
 }

@@ -1,3 +1,5 @@
+using AsyncPatterns.Internal;
+
 namespace AsyncPatterns.Http.Internal;
 
 /// <summary>One request pulled from a source: its URI and, for a request source, the caller's message.</summary>
@@ -9,9 +11,15 @@ internal sealed class PendingRequest(Uri uri, HttpRequestMessage? message)
     public HttpRequestMessage? Message { get; } = message;
 }
 
-/// <summary>A source of requests, pulled one at a time when a concurrency slot frees.</summary>
+/// <summary>
+/// A source of requests, pulled one at a time when a concurrency slot frees. The instance a fetch method returns is a
+/// template: each enumeration of the fetch pulls from its own <see cref="Open"/>ed pass, as a LINQ query does.
+/// </summary>
 internal abstract class FetchSource : IAsyncDisposable
 {
+    /// <summary>A new pass over the same requests, for one enumeration.</summary>
+    public abstract FetchSource Open();
+
     /// <summary>The next request, or null at the end. Throws <see cref="ArgumentException"/> for an invalid URI.</summary>
     public abstract ValueTask<PendingRequest?> NextAsync(CancellationToken cancellationToken);
 
@@ -28,7 +36,7 @@ internal abstract class FetchSource : IAsyncDisposable
         if (!uri.IsAbsoluteUri || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
         {
             throw new ArgumentException(
-                $"The URI '{uri.OriginalString}' at index {index} is not an absolute http or https URI.", paramName);
+                $"The URI '{UriRedaction.Redact(uri.OriginalString)}' at index {index} is not an absolute http or https URI.", paramName);
         }
     }
 }
@@ -38,6 +46,8 @@ internal sealed class UriSource(IEnumerable<Uri> uris) : FetchSource
 {
     private IEnumerator<Uri>? _enumerator;
     private int _index;
+
+    public override FetchSource Open() => new UriSource(uris);
 
     public override ValueTask<PendingRequest?> NextAsync(CancellationToken cancellationToken)
     {
@@ -64,6 +74,8 @@ internal sealed class RequestSource(IAsyncEnumerable<HttpRequestMessage> request
 {
     private IAsyncEnumerator<HttpRequestMessage>? _enumerator;
     private int _index;
+
+    public override FetchSource Open() => new RequestSource(requests);
 
     public override async ValueTask<PendingRequest?> NextAsync(CancellationToken cancellationToken)
     {

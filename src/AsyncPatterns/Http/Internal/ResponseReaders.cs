@@ -17,20 +17,42 @@ internal sealed class JsonResponseReader<T>(JsonTypeInfo<T> typeInfo) : IRespons
 }
 
 /// <summary>Reads the whole body into a byte array (already bounded by the <see cref="LimitedReadStream"/>).</summary>
-internal sealed class RawResponseReader : IResponseReader<RawResponse>
+/// <remarks>
+/// One array holds at most <see cref="Array.MaxLength"/> bytes: a longer body (declared or read) throws
+/// <see cref="ResponseTooLargeException"/> with that limit, whatever <see cref="FetchOptions.MaxResponseBytes"/> allows,
+/// so a body is never returned truncated.
+/// </remarks>
+internal sealed class RawResponseReader(int maxLength) : IResponseReader<RawResponse>
 {
-    public static readonly RawResponseReader Instance = new();
+    public static readonly RawResponseReader Instance = new(Array.MaxLength);
 
     public async ValueTask<RawResponse?> ReadAsync(HttpResponseMessage response, Stream body, CancellationToken cancellationToken)
     {
         var declared = response.Content.Headers.ContentLength;
-        var buffer = new byte[declared is { } length and > 0 and < int.MaxValue ? (int)length + 1 : 4096];
+        if (declared > maxLength)
+        {
+            throw new ResponseTooLargeException(maxLength);
+        }
+
+        var buffer = new byte[declared is { } length and > 0 ? Math.Min(length + 1, maxLength) : Math.Min(4096, maxLength)];
         var count = 0;
         while (true)
         {
             if (count == buffer.Length)
             {
-                Array.Resize(ref buffer, (int)Math.Min((long)buffer.Length * 2, Array.MaxLength));
+                if (count == maxLength)
+                {
+                    // The largest array is full: the body fits only if it ends here.
+                    var probe = new byte[1];
+                    if (await body.ReadAsync(probe, cancellationToken).ConfigureAwait(false) > 0)
+                    {
+                        throw new ResponseTooLargeException(maxLength);
+                    }
+
+                    return new RawResponse(response, buffer, count);
+                }
+
+                Array.Resize(ref buffer, (int)Math.Min((long)buffer.Length * 2, maxLength));
             }
 
             var read = await body.ReadAsync(buffer.AsMemory(count), cancellationToken).ConfigureAwait(false);

@@ -1,5 +1,6 @@
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
+using AsyncPatterns.Internal;
 
 namespace AsyncPatterns.Pagination.Internal;
 
@@ -12,11 +13,10 @@ internal sealed class LinkHeaderPageSource<T>(HttpClient httpClient, Uri firstPa
     public override void ValidateToken(string continuationToken)
     {
         // A resume token is a URI the client will call with its default headers: only the first page's origin is accepted.
-        if (!Uri.TryCreate(continuationToken, UriKind.Absolute, out var uri)
-            || Uri.Compare(uri, firstPageUri, UriComponents.SchemeAndServer, UriFormat.Unescaped, StringComparison.OrdinalIgnoreCase) != 0)
+        if (!Uri.TryCreate(continuationToken, UriKind.Absolute, out var uri) || !SameOrigin(uri))
         {
             throw new ArgumentException(
-                $"The continuation token '{continuationToken}' is not a Link-header token of this paginator (an absolute URI on {firstPageUri.GetLeftPart(UriPartial.Authority)}).",
+                $"The continuation token '{UriRedaction.Redact(continuationToken)}' is not a Link-header token of this paginator (an absolute URI on {Origin(firstPageUri)}).",
                 nameof(continuationToken));
         }
     }
@@ -29,6 +29,7 @@ internal sealed class LinkHeaderPageSource<T>(HttpClient httpClient, Uri firstPa
         try
         {
             response.EnsureSuccessStatusCode();
+            var next = NextPage(response, uri);
             var items = new List<T>();
             var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
             await using (stream.ConfigureAwait(false))
@@ -37,20 +38,6 @@ internal sealed class LinkHeaderPageSource<T>(HttpClient httpClient, Uri firstPa
                 {
                     items.Add(item!);
                 }
-            }
-
-            string? next = null;
-            if (response.Headers.TryGetValues("Link", out var values))
-            {
-                foreach (var value in values)
-                {
-                    next ??= FindNext(value);
-                }
-            }
-
-            if (next is not null)
-            {
-                next = new Uri(uri, next).AbsoluteUri;
             }
 
             return new Page<T>(items, next, response);
@@ -62,48 +49,207 @@ internal sealed class LinkHeaderPageSource<T>(HttpClient httpClient, Uri firstPa
         }
     }
 
-    /// <summary>Finds the target of <c>rel="next"</c> in one Link header value (RFC 8288: <c>&lt;uri&gt;; rel="next", ...</c>).</summary>
+    /// <summary>
+    /// The absolute URI of the next page, or null on the last page. A target that is not a URI, or one on another
+    /// origin than the first page (the client would send its default headers, credentials included, there), throws.
+    /// </summary>
+    private string? NextPage(HttpResponseMessage response, Uri requested)
+    {
+        string? next = null;
+        if (response.Headers.TryGetValues("Link", out var values))
+        {
+            foreach (var value in values)
+            {
+                next ??= FindNext(value);
+            }
+        }
+
+        if (next is null)
+        {
+            return null;
+        }
+
+        if (!Uri.TryCreate(requested, next, out var target) || !target.IsAbsoluteUri)
+        {
+            throw new HttpRequestException(
+                HttpRequestError.InvalidResponse,
+                $"The Link header of '{UriRedaction.Redact(requested)}' names a next page that is not a URI: '{UriRedaction.Redact(next)}'.");
+        }
+
+        if (!SameOrigin(target))
+        {
+            throw new HttpRequestException(
+                HttpRequestError.InvalidResponse,
+                $"The Link header of '{UriRedaction.Redact(requested)}' names a next page on {Origin(target)}, another origin than the first page's {Origin(firstPageUri)}; "
+                + "the paginator does not follow it, because the client would send its default headers (such as Authorization) there. "
+                + "Use Paginator.FromCursor to follow links across origins deliberately.");
+        }
+
+        return target.AbsoluteUri;
+    }
+
+    private bool SameOrigin(Uri uri) =>
+        Uri.Compare(uri, firstPageUri, UriComponents.SchemeAndServer, UriFormat.UriEscaped, StringComparison.OrdinalIgnoreCase) == 0;
+
+    private static string Origin(Uri uri) => uri.GetComponents(UriComponents.SchemeAndServer, UriFormat.UriEscaped);
+
+    /// <summary>
+    /// Finds the target of <c>rel="next"</c> in one Link header value, as RFC 8288 defines it:
+    /// <c>&lt;uri&gt; *( ";" param [ "=" ( token / quoted-string ) ] )</c>, link values separated by commas. Commas,
+    /// semicolons and angle brackets inside quoted strings are data; only the first <c>rel</c> of a link counts.
+    /// </summary>
     internal static string? FindNext(string header)
     {
         var position = 0;
         while (position < header.Length)
         {
-            var open = header.IndexOf('<', position);
-            if (open < 0)
+            SkipWhitespaceAndCommas(header, ref position);
+            if (position >= header.Length)
             {
                 return null;
             }
 
-            var close = header.IndexOf('>', open + 1);
+            if (header[position] != '<')
+            {
+                // Not a link value: skip it up to the next comma outside quotes.
+                SkipToNextLinkValue(header, ref position);
+                continue;
+            }
+
+            var close = header.IndexOf('>', position + 1);
             if (close < 0)
             {
                 return null;
             }
 
-            var target = header[(open + 1)..close];
-            var end = header.IndexOf('<', close + 1);
-            var parameters = end < 0 ? header[(close + 1)..] : header[(close + 1)..end];
-            foreach (var parameter in parameters.Split(';', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            var target = header[(position + 1)..close];
+            position = close + 1;
+            if (IsNextLink(header, ref position))
             {
-                var equals = parameter.IndexOf('=', StringComparison.Ordinal);
-                if (equals < 0 || !parameter[..equals].Trim().Equals("rel", StringComparison.OrdinalIgnoreCase))
-                {
-                    continue;
-                }
-
-                var rel = parameter[(equals + 1)..].Trim().TrimEnd(',').Trim().Trim('"');
-                foreach (var type in rel.Split(' ', StringSplitOptions.RemoveEmptyEntries))
-                {
-                    if (type.Equals("next", StringComparison.OrdinalIgnoreCase))
-                    {
-                        return target;
-                    }
-                }
+                return target;
             }
-
-            position = end < 0 ? header.Length : end;
         }
 
         return null;
+    }
+
+    /// <summary>Reads the parameters of one link value up to the comma that ends it; true if its first rel holds "next".</summary>
+    private static bool IsNextLink(string header, ref int position)
+    {
+        var isNext = false;
+        var relSeen = false;
+        while (true)
+        {
+            SkipWhitespace(header, ref position);
+            if (position >= header.Length)
+            {
+                return isNext;
+            }
+
+            if (header[position] == ',')
+            {
+                position++;
+                return isNext;
+            }
+
+            if (header[position] != ';')
+            {
+                SkipToNextLinkValue(header, ref position);
+                return isNext;
+            }
+
+            position++;
+            SkipWhitespace(header, ref position);
+            var nameStart = position;
+            while (position < header.Length && header[position] is not ('=' or ';' or ',' or ' ' or '\t'))
+            {
+                position++;
+            }
+
+            var name = header.AsSpan(nameStart, position - nameStart);
+            SkipWhitespace(header, ref position);
+            string? value = null;
+            if (position < header.Length && header[position] == '=')
+            {
+                position++;
+                SkipWhitespace(header, ref position);
+                value = ReadValue(header, ref position);
+            }
+
+            if (!relSeen && value is not null && name.Equals("rel", StringComparison.OrdinalIgnoreCase))
+            {
+                relSeen = true;
+                foreach (var type in value.Split([' ', '\t'], StringSplitOptions.RemoveEmptyEntries))
+                {
+                    isNext |= type.Equals("next", StringComparison.OrdinalIgnoreCase);
+                }
+            }
+        }
+    }
+
+    /// <summary>Reads a token or a quoted string (with its backslash escapes); an unterminated quote runs to the end.</summary>
+    private static string ReadValue(string header, ref int position)
+    {
+        if (position < header.Length && header[position] == '"')
+        {
+            var value = new System.Text.StringBuilder();
+            position++;
+            while (position < header.Length)
+            {
+                var c = header[position++];
+                if (c == '"')
+                {
+                    return value.ToString();
+                }
+
+                if (c == '\\' && position < header.Length)
+                {
+                    c = header[position++];
+                }
+
+                value.Append(c);
+            }
+
+            // Unterminated: the rest of the header was inside the quotes, so it holds no further link.
+            return string.Empty;
+        }
+
+        var start = position;
+        while (position < header.Length && header[position] is not (';' or ',' or ' ' or '\t'))
+        {
+            position++;
+        }
+
+        return header[start..position];
+    }
+
+    private static void SkipToNextLinkValue(string header, ref int position)
+    {
+        while (position < header.Length && header[position] != ',')
+        {
+            if (header[position] == '"')
+            {
+                _ = ReadValue(header, ref position);
+                continue;
+            }
+
+            position++;
+        }
+    }
+
+    private static void SkipWhitespace(string header, ref int position)
+    {
+        while (position < header.Length && header[position] is ' ' or '\t')
+        {
+            position++;
+        }
+    }
+
+    private static void SkipWhitespaceAndCommas(string header, ref int position)
+    {
+        while (position < header.Length && header[position] is ' ' or '\t' or ',')
+        {
+            position++;
+        }
     }
 }
