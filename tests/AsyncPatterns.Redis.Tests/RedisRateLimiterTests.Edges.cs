@@ -20,7 +20,7 @@ public sealed partial class RedisRateLimiterTests
             Burst = 4,
             FaultPolicy = RedisFaultPolicy.FailOverToLocal,
             FailoverFraction = 0.5,
-            OperationTimeout = TimeSpan.FromMilliseconds(300),
+            OperationTimeout = TimeSpan.FromSeconds(5),
         });
         (await limiter.AcquireAsync(Ct)).IsAcquired.Should().BeTrue();
 
@@ -70,7 +70,7 @@ public sealed partial class RedisRateLimiterTests
         var key = NewKey();
         using var leases = new MetricCollector<long>(null, "AsyncPatterns", "asyncpatterns.redis.rate_limiter.leases");
         using var roundTrips = new MetricCollector<long>(null, "AsyncPatterns", "asyncpatterns.redis.rate_limiter.round_trips");
-        await using var limiter = new RedisRateLimiter(new() { ConnectionMultiplexer = multiplexer, Key = key, PermitsPerSecond = 0.01, Burst = 2 });
+        await using var limiter = new RedisRateLimiter(new() { OperationTimeout = Slow, ConnectionMultiplexer = multiplexer, Key = key, PermitsPerSecond = 0.01, Burst = 2 });
 
         limiter.AttemptAcquire().IsAcquired.Should().BeTrue();
         (await limiter.AcquireAsync(Ct)).IsAcquired.Should().BeTrue();

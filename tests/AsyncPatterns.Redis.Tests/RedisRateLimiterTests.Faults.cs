@@ -139,7 +139,7 @@ public sealed partial class RedisRateLimiterTests
             Key = NewKey(),
             PermitsPerSecond = 2,
             Burst = 3,
-            OperationTimeout = TimeSpan.FromMilliseconds(500),
+            OperationTimeout = TimeSpan.FromSeconds(5),
             GrantObserver = (nowUs, _) =>
             {
                 lock (grants)

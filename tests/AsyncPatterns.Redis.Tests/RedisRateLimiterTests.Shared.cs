@@ -22,6 +22,7 @@ public sealed partial class RedisRateLimiterTests
             multiplexers.Add(multiplexer);
             limiters.Add(new RedisRateLimiter(new()
             {
+                OperationTimeout = Slow,
                 ConnectionMultiplexer = multiplexer,
                 Key = key,
                 PermitsPerSecond = rate,
@@ -94,7 +95,7 @@ public sealed partial class RedisRateLimiterTests
         {
             var multiplexer = await redis.ConnectAsync();
             multiplexers.Add(multiplexer);
-            limiters.Add(new RedisRateLimiter(new() { ConnectionMultiplexer = multiplexer, Key = key, MaxConcurrency = limit }));
+            limiters.Add(new RedisRateLimiter(new() { OperationTimeout = Slow, ConnectionMultiplexer = multiplexer, Key = key, MaxConcurrency = limit }));
         }
 
         var held = 0;
@@ -142,12 +143,12 @@ public sealed partial class RedisRateLimiterTests
         var key = NewKey();
         var leaseTime = TimeSpan.FromMilliseconds(600);
         var dying = await redis.ConnectAsync();
-        var holder = new RedisRateLimiter(new() { ConnectionMultiplexer = dying, Key = key, MaxConcurrency = 1, LeaseTime = leaseTime });
+        var holder = new RedisRateLimiter(new() { OperationTimeout = Slow, ConnectionMultiplexer = dying, Key = key, MaxConcurrency = 1, LeaseTime = leaseTime });
         var orphan = await holder.AcquireAsync(Ct);
         orphan.IsAcquired.Should().BeTrue();
 
         using var survivor = await redis.ConnectAsync();
-        await using var other = new RedisRateLimiter(new() { ConnectionMultiplexer = survivor, Key = key, MaxConcurrency = 1, LeaseTime = leaseTime });
+        await using var other = new RedisRateLimiter(new() { OperationTimeout = Slow, ConnectionMultiplexer = survivor, Key = key, MaxConcurrency = 1, LeaseTime = leaseTime });
 
         // Held and renewed: several lease times later it is still held.
         for (var i = 0; i < 3; i++)

@@ -8,6 +8,9 @@ namespace AsyncPatterns.Redis.Tests;
 /// <summary>Tests of <see cref="RedisRateLimiter"/> against a real Redis; the queue tests run the script on the fake clock (the time is passed in).</summary>
 public sealed partial class RedisRateLimiterTests(SharedRedis redis)
 {
+    /// <summary>The operation timeout of the tests that are not about faults: a busy machine's slow reply is no fault there.</summary>
+    private static readonly TimeSpan Slow = TimeSpan.FromSeconds(15);
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     private static string NewKey() => "asyncpatterns-test:" + Guid.NewGuid().ToString("N");
@@ -18,6 +21,9 @@ public sealed partial class RedisRateLimiterTests(SharedRedis redis)
         Key = NewKey(),
         TimeProvider = time,
         UseClientClock = true,
+
+        // The operation timeout runs on the fake clock, which the tests advance while calls are in flight.
+        OperationTimeout = TimeSpan.FromMinutes(5),
     };
 
     /// <summary>Lets the limiter's calls to Redis finish (real time), bounded so a bug fails instead of hanging.</summary>
@@ -71,7 +77,7 @@ public sealed partial class RedisRateLimiterTests(SharedRedis redis)
             var permits = random.Next(0, burst + 1);
             using var ours = shared.AttemptAcquire(permits);
             using var theirs = local.AttemptAcquire(permits);
-            ours.IsAcquired.Should().Be(theirs.IsAcquired, "step {0} asks for {1} permit(s) at {2}", step, permits, time.GetUtcNow());
+            ours.IsAcquired.Should().Be(theirs.IsAcquired, "step {0} asks for {1} permit(s) at {2} ({3})", step, permits, time.GetUtcNow(), string.Join(", ", ours.MetadataNames));
             var ourRetry = ours.TryGetMetadata(MetadataName.RetryAfter, out var ourValue);
             var theirRetry = theirs.TryGetMetadata(MetadataName.RetryAfter, out var theirValue);
             ourRetry.Should().Be(theirRetry, "step {0}", step);
@@ -204,8 +210,8 @@ public sealed partial class RedisRateLimiterTests(SharedRedis redis)
         using var first = await redis.ConnectAsync();
         using var second = await redis.ConnectAsync();
         var key = NewKey();
-        await using var a = new RedisRateLimiter(new() { ConnectionMultiplexer = first, Key = key, MaxConcurrency = 1, LeaseTime = TimeSpan.FromMinutes(5) });
-        await using var b = new RedisRateLimiter(new() { ConnectionMultiplexer = second, Key = key, MaxConcurrency = 1, LeaseTime = TimeSpan.FromMinutes(5) });
+        await using var a = new RedisRateLimiter(new() { OperationTimeout = Slow, ConnectionMultiplexer = first, Key = key, MaxConcurrency = 1, LeaseTime = TimeSpan.FromMinutes(5) });
+        await using var b = new RedisRateLimiter(new() { OperationTimeout = Slow, ConnectionMultiplexer = second, Key = key, MaxConcurrency = 1, LeaseTime = TimeSpan.FromMinutes(5) });
         var held = await a.AcquireAsync(Ct);
         held.IsAcquired.Should().BeTrue();
         await EventuallyAsync(() => b.RoundTrips >= 0, "b subscribed");
@@ -224,7 +230,7 @@ public sealed partial class RedisRateLimiterTests(SharedRedis redis)
     public async Task AttemptAcquire_ConcurrencyFull_RejectsWithoutRetryAfterAndReleaseFreesIt()
     {
         using var multiplexer = await redis.ConnectAsync();
-        await using var limiter = new RedisRateLimiter(new() { ConnectionMultiplexer = multiplexer, Key = NewKey(), MaxConcurrency = 2 });
+        await using var limiter = new RedisRateLimiter(new() { OperationTimeout = Slow, ConnectionMultiplexer = multiplexer, Key = NewKey(), MaxConcurrency = 2 });
         using var one = limiter.AttemptAcquire(2);
         one.IsAcquired.Should().BeTrue();
         limiter.IdleDuration.Should().BeNull();
@@ -246,7 +252,7 @@ public sealed partial class RedisRateLimiterTests(SharedRedis redis)
     public async Task AcquireAsync_PermitCountOutOfRange_ThrowsNamingIt()
     {
         using var multiplexer = await redis.ConnectAsync();
-        await using var limiter = new RedisRateLimiter(new() { ConnectionMultiplexer = multiplexer, Key = NewKey(), PermitsPerSecond = 5, Burst = 3 });
+        await using var limiter = new RedisRateLimiter(new() { OperationTimeout = Slow, ConnectionMultiplexer = multiplexer, Key = NewKey(), PermitsPerSecond = 5, Burst = 3 });
 
         await FluentActions.Awaiting(() => limiter.AcquireAsync(4, Ct).AsTask())
             .Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName("permitCount");
@@ -277,7 +283,7 @@ public sealed partial class RedisRateLimiterTests(SharedRedis redis)
     public async Task Constructor_CopiesTheOptions_LaterChangesDoNotApply()
     {
         using var multiplexer = await redis.ConnectAsync();
-        var options = new RedisRateLimiterOptions { ConnectionMultiplexer = multiplexer, Key = NewKey(), PermitsPerSecond = 0.01, Burst = 1 };
+        var options = new RedisRateLimiterOptions { OperationTimeout = Slow, ConnectionMultiplexer = multiplexer, Key = NewKey(), PermitsPerSecond = 0.01, Burst = 1 };
         await using var limiter = new RedisRateLimiter(options);
         options.Burst = 100;
 

@@ -104,8 +104,9 @@ public sealed class SharedRedis : IAsyncLifetime
         var options = ConfigurationOptions.Parse(connectionString);
         options.AbortOnConnectFail = false;
         options.ConnectTimeout = 2000;
-        options.AsyncTimeout = 2000;
-        options.SyncTimeout = 2000;
+        // Generous: the machine running the tests may be busy, and a slow reply must not read as a Redis fault.
+        options.AsyncTimeout = 15000;
+        options.SyncTimeout = 15000;
         options.ConnectRetry = 1;
         return await ConnectionMultiplexer.ConnectAsync(options, log);
     }

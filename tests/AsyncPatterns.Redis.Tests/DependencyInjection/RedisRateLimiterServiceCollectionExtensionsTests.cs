@@ -11,6 +11,8 @@ namespace AsyncPatterns.Redis.Tests.DependencyInjection;
 
 public sealed class RedisRateLimiterServiceCollectionExtensionsTests(SharedRedis redis)
 {
+    private static readonly TimeSpan Slow = TimeSpan.FromSeconds(15);
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
@@ -20,7 +22,7 @@ public sealed class RedisRateLimiterServiceCollectionExtensionsTests(SharedRedis
         var name = "asyncpatterns-test:" + Guid.NewGuid().ToString("N");
         var services = new ServiceCollection()
             .AddSingleton<IConnectionMultiplexer>(multiplexer)
-            .AddRedisRateLimiter(name, o => { o.PermitsPerSecond = 0.01; o.Burst = 2; });
+            .AddRedisRateLimiter(name, o => { o.PermitsPerSecond = 0.01; o.Burst = 2; o.OperationTimeout = Slow; });
         await using var provider = services.BuildServiceProvider();
         provider.GetRequiredService<IStartupValidator>().Validate();
 
@@ -30,7 +32,7 @@ public sealed class RedisRateLimiterServiceCollectionExtensionsTests(SharedRedis
         limiter.AttemptAcquire(2).IsAcquired.Should().BeTrue();
 
         // The Redis key defaults to the name: a second limiter on the same key sees the spent burst.
-        await using var sameKey = new RedisRateLimiter(new() { ConnectionMultiplexer = multiplexer, Key = name, PermitsPerSecond = 0.01, Burst = 2 });
+        await using var sameKey = new RedisRateLimiter(new() { OperationTimeout = Slow, ConnectionMultiplexer = multiplexer, Key = name, PermitsPerSecond = 0.01, Burst = 2 });
         sameKey.AttemptAcquire().IsAcquired.Should().BeFalse();
     }
 
@@ -97,6 +99,7 @@ public sealed class RedisRateLimiterServiceCollectionExtensionsTests(SharedRedis
         {
             ConnectionMultiplexer = multiplexer,
             Key = "asyncpatterns-test:" + Guid.NewGuid().ToString("N"),
+            OperationTimeout = Slow,
             PermitsPerSecond = 1000,
             Burst = 3,
         });
