@@ -36,7 +36,8 @@ public sealed partial class RedisRateLimiterTests
                 using var probe = limiter.AttemptAcquire(0);
                 return probe.IsAcquired && !probe.MetadataNames.Any();
             },
-            "Redis answers again");
+            "Redis answers again",
+            seconds: 60);
 
         var shared = Enumerable.Range(0, 6).Select(_ => limiter.AttemptAcquire()).ToArray();
 

@@ -137,7 +137,7 @@ public sealed partial class RedisRateLimiterTests
         {
             ConnectionMultiplexer = multiplexer,
             Key = NewKey(),
-            PermitsPerSecond = 2,
+            PermitsPerSecond = 0.1,
             Burst = 3,
             OperationTimeout = TimeSpan.FromSeconds(5),
             GrantObserver = (nowUs, _) =>
@@ -161,7 +161,7 @@ public sealed partial class RedisRateLimiterTests
         var duringOutage = Enumerable.Range(0, 5).Select(_ => limiter.AcquireAsync(Ct).AsTask()).ToArray();
         await server.StartAgainAsync();
         (await Task.WhenAll(duringOutage).WaitAsync(TimeSpan.FromSeconds(20), Ct)).Should().OnlyContain(l => !l.IsAcquired);
-        await EventuallyAsync(() => limiter.AttemptAcquire(0).IsAcquired, "the multiplexer reconnected");
+        await EventuallyAsync(() => limiter.AttemptAcquire(0).IsAcquired, "the multiplexer reconnected", seconds: 60);
         lock (grants)
         {
             grants.Clear();
@@ -169,10 +169,15 @@ public sealed partial class RedisRateLimiterTests
 
         var attempts = await Task.WhenAll(Enumerable.Range(0, 10).Select(_ => Task.Run(() => limiter.AttemptAcquire(), Ct)));
 
-        attempts.Count(l => l.IsAcquired).Should().BeInRange(1, 3, "the restarted Redis starts from a full burst of 3, never more");
+        long[] granted;
         lock (grants)
         {
-            grants.Should().HaveCountLessThanOrEqualTo(3);
+            granted = [.. grants.Order()];
         }
+
+        // A full burst of 3 on the restarted Redis, never more; a slow machine may add the rate's 0.1 per second.
+        var allowed = 3 + (granted.Length == 0 ? 0 : (int)Math.Floor(0.1 * (granted[^1] - granted[0]) / 1e6));
+        attempts.Count(l => l.IsAcquired).Should().BeInRange(1, allowed);
+        granted.Should().HaveCount(attempts.Count(l => l.IsAcquired));
     }
 }

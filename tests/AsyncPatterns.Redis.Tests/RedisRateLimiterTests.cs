@@ -27,10 +27,10 @@ public sealed partial class RedisRateLimiterTests(SharedRedis redis)
     };
 
     /// <summary>Lets the limiter's calls to Redis finish (real time), bounded so a bug fails instead of hanging.</summary>
-    private static async Task EventuallyAsync(Func<bool> condition, string what)
+    private static async Task EventuallyAsync(Func<bool> condition, string what, int seconds = 15)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(15));
+        timeout.CancelAfter(TimeSpan.FromSeconds(seconds));
         while (!condition())
         {
             if (timeout.IsCancellationRequested)

@@ -108,6 +108,7 @@ public sealed class SharedRedis : IAsyncLifetime
         options.AsyncTimeout = 15000;
         options.SyncTimeout = 15000;
         options.ConnectRetry = 1;
+        options.ReconnectRetryPolicy = new LinearRetry(250);
         return await ConnectionMultiplexer.ConnectAsync(options, log);
     }
 

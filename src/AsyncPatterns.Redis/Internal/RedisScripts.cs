@@ -25,6 +25,8 @@ internal static class RedisScripts
     /// 5 lease member (<c>count:id</c>), 6 lease time µs, 7 now µs (negative: the server's TIME), 8 deadline µs (0: none),
     /// 9 permits granted elsewhere to charge first (after a failover to a local limiter).
     /// Returns {status, now, retry µs, permits held, whole tokens available (-1: no rate limit), earliest lease expiry µs}.
+    /// The TAT key expires a minute after the TAT has passed (a TAT in the past means a full bucket, so the key only
+    /// costs memory until then; the minute keeps it right when the time is passed in and runs slower than the server's).
     /// GCRA: a request for n permits is allowed when max(TAT, now) + n × interval − now ≤ burst × interval (+1 µs of
     /// rounding tolerance); that is exactly a token bucket of capacity burst refilled at 1 / interval.
     /// </summary>
@@ -102,7 +104,7 @@ internal static class RedisScripts
           end
         end
         if charged and tat > now then
-          redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil((tat - now) / 1000) + 1)
+          redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil((tat - now) / 1000) + 60000)
         end
         local tokens = -1
         if interval > 0 then
