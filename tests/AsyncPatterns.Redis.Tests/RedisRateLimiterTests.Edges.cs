@@ -105,6 +105,36 @@ public sealed partial class RedisRateLimiterTests
         (await newest).IsAcquired.Should().BeTrue();
     }
 
+    [Fact]
+    public async Task Renewal_LeaseReclaimedWhileHeld_LogsLeaseLostOnceAndStopsRenewingIt()
+    {
+        var time = FakeClock.Create();
+        using var multiplexer = await redis.ConnectAsync();
+        using var logs = new Microsoft.Extensions.Logging.Testing.FakeLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs));
+        var options = FakeClockOptions(multiplexer, time);
+        options.MaxConcurrency = 2;
+        options.LeaseTime = TimeSpan.FromSeconds(3);
+        options.LoggerFactory = loggerFactory;
+        await using var limiter = new RedisRateLimiter(options);
+        using var lease = await limiter.AcquireAsync(Ct);
+        lease.IsAcquired.Should().BeTrue();
+        var renewsBefore = limiter.RoundTrips;
+
+        // Another process reclaimed it (as Redis does when the holder was cut off for the lease time).
+        await multiplexer.GetDatabase().KeyDeleteAsync($"{{{options.Key}}}:leases");
+        time.Advance(TimeSpan.FromSeconds(1));
+        await EventuallyAsync(() => logs.Collector.GetSnapshot().Any(r => r.Id.Name == "LeaseLost"), "the loss is logged");
+
+        // The timer starts a renewal synchronously, so two more periods would have counted two more round trips.
+        time.Advance(TimeSpan.FromSeconds(1));
+        time.Advance(TimeSpan.FromSeconds(1));
+        await FakeClock.SettleAsync();
+
+        logs.Collector.GetSnapshot().Count(r => r.Id.Name == "LeaseLost").Should().Be(1);
+        (limiter.RoundTrips - renewsBefore).Should().Be(1, "a lost lease is renewed no more");
+    }
+
     private sealed class ThrowingLoggerProvider : ILoggerProvider
     {
         public ILogger CreateLogger(string categoryName) => new ThrowingLogger();

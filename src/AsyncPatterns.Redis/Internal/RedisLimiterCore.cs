@@ -46,7 +46,8 @@ internal sealed class RedisLimiterCore : IDisposable
     private readonly bool _clientClock;
     private readonly Action<long, int>? _grantObserver;
     private readonly string _instance = Guid.NewGuid().ToString("N");
-    private readonly CancellationTokenSource _closeCts = new();
+    private readonly CancellationTokenSource _closeCts;
+    private readonly CancellationToken _closeToken;    // read without touching the source, which Dispose disposes
     private readonly ITimer? _renewTimer;
     private readonly Action<RedisChannel, RedisValue>? _onReleased;
     private readonly KeyValuePair<string, object?> _keyTag;
@@ -78,6 +79,8 @@ internal sealed class RedisLimiterCore : IDisposable
     public RedisLimiterCore(RateLimiter owner, RedisRateLimiterOptions options)
     {
         _owner = owner;
+        _closeCts = new CancellationTokenSource();
+        _closeToken = _closeCts.Token;
         _multiplexer = options.ConnectionMultiplexer!;
         _database = _multiplexer.GetDatabase(options.Database);
         _key = options.Key;
@@ -405,7 +408,7 @@ internal sealed class RedisLimiterCore : IDisposable
     /// </summary>
     private async Task PumpAsync((Reply Reply, long Version)? denied)
     {
-        var token = _closeCts.Token;
+        var token = _closeToken;
         try
         {
             if (denied is { } first)
@@ -728,6 +731,13 @@ internal sealed class RedisLimiterCore : IDisposable
             var lost = (RedisResult[])result!;
             if (lost.Length > 0)
             {
+                // Reclaimed while this process was cut off: stop renewing them (their release is then a no-op).
+                var members = lost.Select(static m => (string)m!).ToHashSet(StringComparer.Ordinal);
+                lock (_lock)
+                {
+                    _held.RemoveWhere(lease => members.Contains(lease.Member));
+                }
+
                 RedisRateLimiterLog.LeaseLost(_logger, _key, lost.Length);
             }
         }
