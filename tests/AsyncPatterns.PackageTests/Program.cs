@@ -8,10 +8,12 @@ using AsyncPatterns.BackgroundTasks;
 using AsyncPatterns.Connections;
 using AsyncPatterns.Http;
 using AsyncPatterns.Pagination;
+using AsyncPatterns.Redis;
 using AsyncPatterns.RateLimiting;
 using AsyncPatterns.Retries;
 using AsyncPatterns.TaskGroups;
 using AsyncPatterns.Timeouts;
+using StackExchange.Redis;
 
 // Runs against the packed AsyncPatterns package, restored from artifacts/packages like any application would.
 // Usage: dotnet run -- <path of AsyncPatterns.<version>.nupkg>
@@ -19,6 +21,9 @@ using AsyncPatterns.Timeouts;
 var version = Environment.GetEnvironmentVariable("ASYNCPATTERNS_VERSION") ?? "0.1.0";
 var packagePath = args.Length > 0 ? args[0] : Path.Combine("artifacts", "packages", $"AsyncPatterns.{version}.nupkg");
 var assembly = typeof(AsyncPatternsException).Assembly;
+// AsyncPatterns.Redis is packed beside AsyncPatterns, with the same version.
+var redisPackagePath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(packagePath))!, $"AsyncPatterns.Redis.{version}.nupkg");
+var redisConnection = Environment.GetEnvironmentVariable("ASYNCPATTERNS_REDIS");
 
 var checks = new List<(string Name, Func<Task<bool>> Check)>
 {
@@ -114,7 +119,39 @@ var checks = new List<(string Name, Func<Task<bool>> Check)>
             [new Uri("http://package.test/ok"), new Uri("http://package.test/missing")]);
         return results.Count == 2 && results[0].IsSuccess && results[1].Error?.Kind == FetchErrorKind.HttpStatus;
     }),
+    ("Redis: the assembly loaded is the packed version", () => Task.FromResult(
+        typeof(RedisRateLimiter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion?.StartsWith(version, StringComparison.Ordinal) == true)),
+    ("Redis: the package holds the net10.0 assembly, its XML docs, the README and its symbols package", () => Task.FromResult(
+        PackageHasEntries(redisPackagePath, "lib/net10.0/AsyncPatterns.Redis.dll", "lib/net10.0/AsyncPatterns.Redis.xml", "package-readme.md")
+        && File.Exists(Path.ChangeExtension(redisPackagePath, ".snupkg")))),
+    ("Redis: the nuspec declares MIT, the README, and depends on AsyncPatterns and StackExchange.Redis", () => Task.FromResult(RedisNuspecIsComplete())),
+    ("Redis: options are validated when the limiter is built", () => Task.FromResult(OptionsAreValidated())),
 };
+
+if (!string.IsNullOrEmpty(redisConnection))
+{
+    checks.Add(("Redis: two connections share one burst on the Redis of ASYNCPATTERNS_REDIS", async () =>
+    {
+        await using var first = await ConnectionMultiplexer.ConnectAsync(redisConnection);
+        await using var second = await ConnectionMultiplexer.ConnectAsync(redisConnection);
+        var key = "asyncpatterns-package-test:" + Guid.NewGuid().ToString("N");
+        await using var a = new RedisRateLimiter(new RedisRateLimiterOptions { ConnectionMultiplexer = first, Key = key, PermitsPerSecond = 0.01, Burst = 2 });
+        await using var b = new RedisRateLimiter(new RedisRateLimiterOptions { ConnectionMultiplexer = second, Key = key, PermitsPerSecond = 0.01, Burst = 2 });
+        using var one = await a.AcquireAsync();
+        using var two = b.AttemptAcquire();
+        using var cts = new CancellationTokenSource(TimeSpan.FromMilliseconds(200));
+        try
+        {
+            // The burst is spent across both connections: the third waits (100 s) until cancelled.
+            using var three = await a.AcquireAsync(cts.Token);
+            return false;
+        }
+        catch (OperationCanceledException) when (cts.IsCancellationRequested)
+        {
+            return one.IsAcquired && two.IsAcquired;
+        }
+    }));
+}
 
 var failed = 0;
 foreach (var (name, check) in checks)
@@ -137,9 +174,11 @@ foreach (var (name, check) in checks)
 Console.WriteLine($"package test: {checks.Count - failed} passed, {failed} failed");
 return failed == 0 ? 0 : 1;
 
-bool PackageHas(params string[] entries)
+bool PackageHas(params string[] entries) => PackageHasEntries(packagePath, entries);
+
+bool PackageHasEntries(string path, params string[] entries)
 {
-    using var zip = ZipFile.OpenRead(packagePath);
+    using var zip = ZipFile.OpenRead(path);
     var names = zip.Entries.Select(e => e.FullName).ToHashSet(StringComparer.Ordinal);
     var missing = entries.Where(e => !names.Contains(e)).ToList();
     missing.ForEach(m => Console.WriteLine($"  missing from the package: {m}"));
@@ -155,6 +194,33 @@ bool NuspecDeclaresLicenseAndReadme()
     var readme = metadata.Elements().FirstOrDefault(e => e.Name.LocalName == "readme");
     return license is not null && (string?)license.Attribute("type") == "expression" && license.Value == "MIT"
         && readme?.Value == "package-readme.md";
+}
+
+bool RedisNuspecIsComplete()
+{
+    using var zip = ZipFile.OpenRead(redisPackagePath);
+    using var stream = zip.GetEntry("AsyncPatterns.Redis.nuspec")!.Open();
+    var metadata = XDocument.Load(stream).Root!.Elements().First(e => e.Name.LocalName == "metadata");
+    var license = metadata.Elements().FirstOrDefault(e => e.Name.LocalName == "license");
+    var readme = metadata.Elements().FirstOrDefault(e => e.Name.LocalName == "readme");
+    var dependencies = metadata.Descendants().Where(e => e.Name.LocalName == "dependency")
+        .Select(e => (string?)e.Attribute("id")).ToHashSet(StringComparer.Ordinal);
+    return license is not null && (string?)license.Attribute("type") == "expression" && license.Value == "MIT"
+        && readme?.Value == "package-readme.md"
+        && dependencies.Contains("AsyncPatterns") && dependencies.Contains("StackExchange.Redis");
+}
+
+bool OptionsAreValidated()
+{
+    try
+    {
+        using var limiter = new RedisRateLimiter(new RedisRateLimiterOptions { PermitsPerSecond = 10 });
+        return false;
+    }
+    catch (ArgumentNullException ex)
+    {
+        return ex.ParamName == "ConnectionMultiplexer";
+    }
 }
 
 /// <summary>Answers 200 for /ok and 404 for anything else, without a network.</summary>

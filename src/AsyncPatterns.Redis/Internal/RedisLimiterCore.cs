@@ -1,0 +1,1180 @@
+using System.Diagnostics;
+using System.Threading.RateLimiting;
+using AsyncPatterns.Internal;
+using AsyncPatterns.RateLimiting;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using StackExchange.Redis;
+
+namespace AsyncPatterns.Redis.Internal;
+
+/// <summary>
+/// The engine behind <see cref="RedisRateLimiter"/>. The limits live in Redis and are decided by one script call per
+/// attempt (<see cref="RedisScripts.Acquire"/>); this class keeps the local side: a queue of waiters served by one pump
+/// that sleeps until the time the script says the head's permits are due (or until a release is published), the held
+/// leases it renews, the fault state and the local failover limiter.
+/// </summary>
+/// <remarks>
+/// Invariants, under <see cref="_lock"/>: <see cref="_queuedCount"/> is the sum of the counts of the queued waiters;
+/// <see cref="_pumping"/> is true while a pump task runs, and a pump runs whenever the queue is not empty (it is started
+/// by the first waiter and exits only when it finds the queue empty or the limiter closed); a waiter leaves the queue
+/// exactly once (granted, cancelled, failed, evicted or closed), and only the code that removes it completes it.
+/// </remarks>
+internal sealed class RedisLimiterCore : IDisposable
+{
+    private readonly Lock _lock = new();
+    private readonly RateLimiter _owner;
+    private readonly IConnectionMultiplexer _multiplexer;
+    private readonly IDatabase _database;
+    private readonly RedisKey[] _keys;
+    private readonly RedisChannel _channel;
+    private readonly string _channelName;
+    private readonly string _key;
+    private readonly double _intervalUs;      // 0: no rate limit
+    private readonly int _burst;
+    private readonly int _maxConcurrency;     // 0: no concurrency limit
+    private readonly long _leaseUs;
+    private readonly TimeSpan _leaseTime;
+    private readonly TimeSpan _operationTimeout;
+    private readonly int _queueLimit;
+    private readonly QueueProcessingOrder _order;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly RedisFaultPolicy _policy;
+    private readonly RequestRateLimiter? _local;
+    private readonly int _localPermitLimit;
+    private readonly bool _clientClock;
+    private readonly Action<long, int>? _grantObserver;
+    private readonly string _instance = Guid.NewGuid().ToString("N");
+    private readonly CancellationTokenSource _closeCts;
+    private readonly CancellationToken _closeToken;    // read without touching the source, which Dispose disposes
+    private readonly ITimer? _renewTimer;
+    private readonly Action<RedisChannel, RedisValue>? _onReleased;
+    private readonly KeyValuePair<string, object?> _keyTag;
+
+    private readonly HashSet<RedisLease> _held = [];
+    private Waiter? _head;
+    private Waiter? _tail;
+    private int _queuedCount;
+    private bool _pumping;
+    private bool _closed;
+    private long _idleSince;
+    private bool _faulted;
+    private long _faultUntil;
+    private string _faultReason = string.Empty;
+    private int _toCharge;
+    private long _releaseVersion;
+    private TaskCompletionSource _releaseSignal = NewSignal();
+    private long _available;
+    private long _serverOffsetUs;
+    private bool _haveOffset;
+    private bool _renewing;
+    private int _background;
+    private TaskCompletionSource? _drained;
+    private long _successful;
+    private long _failedCount;
+    private long _roundTrips;
+    private long _leaseSequence;
+
+    public RedisLimiterCore(RateLimiter owner, RedisRateLimiterOptions options)
+    {
+        _owner = owner;
+        _closeCts = new CancellationTokenSource();
+        _closeToken = _closeCts.Token;
+        _multiplexer = options.ConnectionMultiplexer!;
+        _database = _multiplexer.GetDatabase(options.Database);
+        _key = options.Key;
+        _keys = [$"{{{_key}}}:tat", $"{{{_key}}}:leases", $"{{{_key}}}:held"];
+        _channelName = $"{{{_key}}}:released";
+        _channel = RedisChannel.Literal(_channelName);
+        _intervalUs = double.IsPositiveInfinity(options.PermitsPerSecond) ? 0 : 1e6 / options.PermitsPerSecond;
+        _burst = options.Burst;
+        _maxConcurrency = options.MaxConcurrency == int.MaxValue ? 0 : options.MaxConcurrency;
+        _leaseTime = options.LeaseTime;
+        _leaseUs = options.LeaseTime.Ticks / 10;
+        _operationTimeout = options.OperationTimeout;
+        _queueLimit = options.QueueLimit;
+        _order = options.QueueProcessingOrder;
+        _time = options.TimeProvider;
+        _logger = (ILogger?)options.LoggerFactory?.CreateLogger<RedisRateLimiter>() ?? NullLogger.Instance;
+        _policy = options.FaultPolicy;
+        _clientClock = options.UseClientClock;
+        _grantObserver = options.GrantObserver;
+        _keyTag = new(RedisRateLimiterMetrics.KeyTag, _key);
+        PermitLimit = Math.Min(_intervalUs > 0 ? _burst : int.MaxValue, _maxConcurrency > 0 ? _maxConcurrency : int.MaxValue);
+        _available = PermitLimit;
+        _idleSince = _time.GetTimestamp();
+
+        if (_policy == RedisFaultPolicy.FailOverToLocal)
+        {
+            var fraction = options.FailoverFraction;
+            var local = new RequestRateLimiterOptions
+            {
+                PermitsPerSecond = _intervalUs > 0 ? options.PermitsPerSecond * fraction : double.PositiveInfinity,
+                Burst = Math.Max(1, (int)Math.Floor(_burst * fraction)),
+                MaxConcurrency = _maxConcurrency > 0 ? Math.Max(1, (int)Math.Floor(_maxConcurrency * fraction)) : int.MaxValue,
+                QueueLimit = options.QueueLimit,
+                QueueProcessingOrder = options.QueueProcessingOrder,
+                TimeProvider = options.TimeProvider,
+            };
+            _local = new RequestRateLimiter(local);
+            _localPermitLimit = Math.Min(_intervalUs > 0 ? local.Burst : int.MaxValue, local.MaxConcurrency);
+        }
+
+        if (_maxConcurrency > 0)
+        {
+            _onReleased = (_, _) => SignalRelease();
+            Track(SubscribeAsync());
+            var period = TimeSpan.FromTicks(_leaseTime.Ticks / 3);
+            _renewTimer = _time.CreateTimer(static state => ((RedisLimiterCore)state!).OnRenewTimer(), this, period, period);
+        }
+    }
+
+    /// <summary>The largest permit count one acquire may ask for: the burst, and the concurrency limit.</summary>
+    public int PermitLimit { get; }
+
+    /// <summary>Script calls sent to Redis so far (acquire, release and renew).</summary>
+    public long RoundTrips => Interlocked.Read(ref _roundTrips);
+
+    public TimeSpan? IdleDuration
+    {
+        get
+        {
+            lock (_lock)
+            {
+                return _head is not null || _held.Count != 0 ? null : _time.GetElapsedTime(_idleSince);
+            }
+        }
+    }
+
+    public RateLimiterStatistics GetStatistics()
+    {
+        lock (_lock)
+        {
+            return new RateLimiterStatistics
+            {
+                CurrentAvailablePermits = _available,
+                CurrentQueuedCount = _queuedCount,
+                TotalFailedLeases = _failedCount,
+                TotalSuccessfulLeases = _successful,
+            };
+        }
+    }
+
+    public RateLimitLease AttemptAcquire(int permitCount)
+    {
+        ValidatePermitCount(permitCount);
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_closed, _owner);
+            if (_head is not null && _order == QueueProcessingOrder.OldestFirst)
+            {
+                // Waiters go first.
+                return Reject(EstimateRetryAfter(permitCount), null);
+            }
+        }
+
+        if (CurrentFault() is { } reason)
+        {
+            return AttemptOnFault(permitCount, reason);
+        }
+
+        var member = NewMember(permitCount);
+        Reply reply;
+        try
+        {
+            CountRoundTrip("acquire");
+            var result = _database.ScriptEvaluate(RedisScripts.Acquire, _keys, AcquireArguments(permitCount, member, TakeCharge()));
+            reply = OnReply(Reply.Parse(result), permitCount);
+        }
+#pragma warning disable CA1031 // Every failure of Redis is a fault the policy handles.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return AttemptOnFault(permitCount, EnterFault(ex));
+        }
+
+        return reply.Status switch
+        {
+            RedisScripts.Granted => Grant(permitCount, member),
+            RedisScripts.Stale => AttemptOnFault(permitCount, EnterFault(null)),
+            _ => Reject(RetryAfter(reply, 0), null),
+        };
+    }
+
+    public ValueTask<RateLimitLease> AcquireAsync(int permitCount, CancellationToken cancellationToken)
+    {
+        ValidatePermitCount(permitCount);
+        if (cancellationToken.IsCancellationRequested)
+        {
+            return ValueTask.FromCanceled<RateLimitLease>(cancellationToken);
+        }
+
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_closed, _owner);
+            if (_head is not null && _order == QueueProcessingOrder.OldestFirst)
+            {
+                // Waiters go first: join the queue without asking Redis.
+                return EnqueueAsync(permitCount, EstimateRetryAfter(permitCount), cancellationToken);
+            }
+        }
+
+        return AcquireFirstAsync(permitCount, cancellationToken);
+    }
+
+    /// <summary>Gives back a lease's concurrency permits: one script call, which publishes the release to every process.</summary>
+    public void Release(RedisLease lease)
+    {
+        lock (_lock)
+        {
+            if (!_held.Remove(lease))
+            {
+                return;
+            }
+
+            if (_held.Count == 0)
+            {
+                _idleSince = _time.GetTimestamp();
+            }
+        }
+
+        Track(ReleaseAsync(lease));
+    }
+
+    /// <summary>Fails the waiters with <see cref="ObjectDisposedException"/>, stops the pump and the renewals. Held leases can still be released.</summary>
+    public void Dispose()
+    {
+        Waiter? waiters;
+        lock (_lock)
+        {
+            if (_closed)
+            {
+                return;
+            }
+
+            _closed = true;
+            waiters = TakeAll();
+        }
+
+        _closeCts.Cancel();
+        _closeCts.Dispose();
+        _renewTimer?.Dispose();
+        _local?.Dispose();
+        if (_onReleased is not null)
+        {
+            Track(UnsubscribeAsync());
+        }
+
+        while (waiters is not null)
+        {
+            var next = waiters.Next;
+            waiters.Next = null;
+            waiters.TrySetException(new ObjectDisposedException(_owner.GetType().FullName));
+            waiters = next;
+        }
+    }
+
+    /// <summary>Closes, then waits (at most <see cref="RedisRateLimiterOptions.OperationTimeout"/>) for the calls in flight.</summary>
+    public async ValueTask CloseAsync()
+    {
+        Dispose();
+        Task drained;
+        lock (_lock)
+        {
+            if (_background == 0)
+            {
+                return;
+            }
+
+            _drained ??= new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            drained = _drained.Task;
+        }
+
+        try
+        {
+            await drained.WaitAsync(_operationTimeout, _time).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // A call still in flight is observed by its tracker; nothing waits for it any more.
+        }
+    }
+
+    private static TaskCompletionSource NewSignal() => new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    private static TimeSpan FromMicroseconds(double us) =>
+        TimeSpan.FromTicks((long)Math.Clamp(Math.Ceiling(us * 10), 1, TimerLimits.MaxDueTime.Ticks));
+
+    private async ValueTask<RateLimitLease> AcquireFirstAsync(int permitCount, CancellationToken cancellationToken)
+    {
+        if (CurrentFault() is { } reason)
+        {
+            return await AcquireOnFaultAsync(permitCount, reason, cancellationToken).ConfigureAwait(false);
+        }
+
+        var member = NewMember(permitCount);
+        var version = Volatile.Read(ref _releaseVersion);
+        Reply reply;
+        try
+        {
+            reply = await CallAcquireAsync(permitCount, member, cancellationToken).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            throw;
+        }
+#pragma warning disable CA1031 // Every failure of Redis is a fault the policy handles.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            return await AcquireOnFaultAsync(permitCount, EnterFault(ex), cancellationToken).ConfigureAwait(false);
+        }
+
+        if (reply.Status == RedisScripts.Granted)
+        {
+            return Grant(permitCount, member);
+        }
+
+        if (reply.Status == RedisScripts.Stale)
+        {
+            return await AcquireOnFaultAsync(permitCount, EnterFault(null), cancellationToken).ConfigureAwait(false);
+        }
+
+        ValueTask<RateLimitLease> wait;
+        lock (_lock)
+        {
+            ObjectDisposedException.ThrowIf(_closed, _owner);
+            wait = EnqueueAsync(permitCount, RetryAfter(reply, _queuedCount), cancellationToken, (reply, version));
+        }
+
+        return await wait.ConfigureAwait(false);
+    }
+
+    /// <summary>Queues a waiter, or rejects it when the queue is full (evicting the oldest under NewestFirst). Under the lock.</summary>
+    private ValueTask<RateLimitLease> EnqueueAsync(
+        int permitCount, TimeSpan? retryAfter, CancellationToken cancellationToken, (Reply Reply, long Version)? denied = null)
+    {
+        Waiter? evicted = null;
+        if (_queueLimit - _queuedCount < permitCount)
+        {
+            if (_order == QueueProcessingOrder.NewestFirst && permitCount <= _queueLimit)
+            {
+                while (_queueLimit - _queuedCount < permitCount)
+                {
+                    var oldest = _head!;
+                    Remove(oldest);
+                    oldest.Registration.Unregister();
+                    oldest.Next = evicted;
+                    evicted = oldest;
+                }
+            }
+            else
+            {
+                return new ValueTask<RateLimitLease>(Reject(retryAfter, null));
+            }
+        }
+
+        var waiter = new Waiter(this, permitCount, cancellationToken);
+        Append(waiter);
+        if (!_pumping)
+        {
+            _pumping = true;
+            Track(Task.Run(() => PumpAsync(denied), CancellationToken.None));
+        }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            // Registered under the lock: a token cancelled right now runs the callback here, re-entering the lock.
+            waiter.Registration = cancellationToken.UnsafeRegister(
+                static (state, token) => ((Waiter)state!).Owner.Cancel((Waiter)state!, token), waiter);
+        }
+
+        while (evicted is not null)
+        {
+            var next = evicted.Next;
+            evicted.Next = null;
+            evicted.TrySetResult(Reject(null, null));
+            evicted = next;
+        }
+
+        AssertInvariants();
+        return new ValueTask<RateLimitLease>(waiter.Task);
+    }
+
+    /// <summary>
+    /// Serves the queue, one script call per attempt, until it is empty or the limiter closes. Started after a denied
+    /// call, it first waits as that reply says, so a queued acquire costs no second call before its permits are due.
+    /// </summary>
+    private async Task PumpAsync((Reply Reply, long Version)? denied)
+    {
+        var token = _closeToken;
+        try
+        {
+            if (denied is { } first)
+            {
+                await WaitAsync(first.Reply, first.Version, token).ConfigureAwait(false);
+            }
+
+            while (true)
+            {
+                Waiter waiter;
+                long version;
+                lock (_lock)
+                {
+                    if (_closed || Next() is not { } next)
+                    {
+                        _pumping = false;
+                        return;
+                    }
+
+                    waiter = next;
+                    version = _releaseVersion;
+                }
+
+                if (CurrentFault() is { } reason)
+                {
+                    FailQueue(reason);
+                    continue;
+                }
+
+                var member = NewMember(waiter.Count);
+                Reply reply;
+                try
+                {
+                    reply = await CallAcquireAsync(waiter.Count, member, token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    throw;
+                }
+#pragma warning disable CA1031 // Every failure of Redis is a fault the policy handles.
+                catch (Exception ex)
+#pragma warning restore CA1031
+                {
+                    FailQueue(EnterFault(ex));
+                    continue;
+                }
+
+                switch (reply.Status)
+                {
+                    case RedisScripts.Granted:
+                        Deliver(waiter, member);
+                        break;
+                    case RedisScripts.Stale:
+                        FailQueue(EnterFault(null));
+                        break;
+                    default:
+                        await WaitAsync(reply, version, token).ConfigureAwait(false);
+                        break;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            lock (_lock)
+            {
+                _pumping = false;
+            }
+        }
+#pragma warning disable CA1031 // The pump must never die silently with waiters queued.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            RedisRateLimiterLog.QueueFaulted(_logger, _key, ex);
+            Waiter? waiters;
+            lock (_lock)
+            {
+                _pumping = false;
+                waiters = TakeAll();
+            }
+
+            while (waiters is not null)
+            {
+                var next = waiters.Next;
+                waiters.Next = null;
+                waiters.TrySetException(ex);
+                waiters = next;
+            }
+        }
+    }
+
+    /// <summary>Hands a granted lease to its waiter, or gives it back if the waiter left (cancelled) while the call was in flight.</summary>
+    private void Deliver(Waiter waiter, string member)
+    {
+        bool queued;
+        lock (_lock)
+        {
+            queued = waiter.Queued;
+            if (queued)
+            {
+                Remove(waiter);
+                waiter.Registration.Unregister();
+            }
+
+            AssertInvariants();
+        }
+
+        var lease = Grant(waiter.Count, member);
+        if (queued)
+        {
+            waiter.TrySetResult(lease);
+        }
+        else
+        {
+            lease.Dispose();
+        }
+    }
+
+    /// <summary>Sleeps as a denied reply says: until the rate's permits are due, or until a release (or the earliest lease expiry).</summary>
+    private async Task WaitAsync(Reply reply, long version, CancellationToken token)
+    {
+        if (reply.Status == RedisScripts.RateShort)
+        {
+            await Task.Delay(FromMicroseconds(reply.RetryUs), _time, token).ConfigureAwait(false);
+            return;
+        }
+
+        Task signal;
+        lock (_lock)
+        {
+            if (_releaseVersion != version)
+            {
+                // A release came while the call was in flight: try again at once.
+                return;
+            }
+
+            signal = _releaseSignal.Task;
+        }
+
+        // Without a release message, the earliest held lease expires (is reclaimed) then.
+        var until = reply.EarliestUs > 0 ? FromMicroseconds(reply.EarliestUs - reply.NowUs + 1) : _leaseTime;
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(token);
+        var delay = Task.Delay(until, _time, cts.Token);
+        var first = await Task.WhenAny(signal, delay).ConfigureAwait(false);
+        await cts.CancelAsync().ConfigureAwait(false);
+        token.ThrowIfCancellationRequested();
+        if (first == delay)
+        {
+            await delay.ConfigureAwait(false);
+        }
+    }
+
+    private void Cancel(Waiter waiter, CancellationToken cancellationToken)
+    {
+        lock (_lock)
+        {
+            if (!waiter.Queued)
+            {
+                return;
+            }
+
+            Remove(waiter);
+            AssertInvariants();
+        }
+
+        waiter.TrySetCanceled(cancellationToken);
+    }
+
+    private async Task<Reply> CallAcquireAsync(int permitCount, string member, CancellationToken cancellationToken)
+    {
+        var charge = TakeCharge();
+        CountRoundTrip("acquire");
+        var call = _database.ScriptEvaluateAsync(RedisScripts.Acquire, _keys, AcquireArguments(permitCount, member, charge));
+        RedisResult result;
+        try
+        {
+            result = await call.WaitAsync(_operationTimeout, _time, cancellationToken).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        {
+            // The call may still run on the server: give back what it grants, and observe its fault.
+            Track(ObserveLateAsync(call, permitCount, member));
+            RestoreCharge(charge);
+            throw;
+        }
+        catch
+        {
+            RestoreCharge(charge);
+            throw;
+        }
+
+        return OnReply(Reply.Parse(result), permitCount);
+    }
+
+    private RedisValue[] AcquireArguments(int permitCount, string member, int charge)
+    {
+        var nowUs = _clientClock ? ClientNowUs() : -1;
+        long deadline = 0;
+        lock (_lock)
+        {
+            if (_haveOffset)
+            {
+                deadline = MonotonicUs() + _serverOffsetUs + (_operationTimeout.Ticks / 10);
+            }
+        }
+
+        return [permitCount, _intervalUs, _burst, _maxConcurrency, member, _leaseUs, nowUs, deadline, charge];
+    }
+
+    private async Task ObserveLateAsync(Task<RedisResult> call, int permitCount, string member)
+    {
+        try
+        {
+            var reply = Reply.Parse(await call.ConfigureAwait(false));
+            if (reply.Status == RedisScripts.Granted && permitCount > 0 && _maxConcurrency > 0)
+            {
+                Track(ReleaseAsync(new RedisLease(this, member, permitCount)));
+            }
+        }
+#pragma warning disable CA1031 // A late failure was already handled as a timeout.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    private Reply OnReply(Reply reply, int permitCount)
+    {
+        if (reply.Status == RedisScripts.Granted)
+        {
+            _grantObserver?.Invoke(reply.NowUs, permitCount);
+        }
+
+        bool recovered;
+        lock (_lock)
+        {
+            _serverOffsetUs = reply.NowUs - MonotonicUs();
+            _haveOffset = true;
+            if (reply.Status != RedisScripts.Stale)
+            {
+                var available = reply.Tokens >= 0 ? reply.Tokens : long.MaxValue;
+                if (_maxConcurrency > 0)
+                {
+                    available = Math.Min(available, _maxConcurrency - reply.Held);
+                }
+
+                _available = Math.Max(0, Math.Min(available, PermitLimit));
+            }
+
+            recovered = _faulted && reply.Status != RedisScripts.Stale;
+            if (recovered)
+            {
+                _faulted = false;
+            }
+        }
+
+        if (recovered)
+        {
+            RedisRateLimiterLog.Recovered(_logger, _key);
+        }
+
+        return reply;
+    }
+
+    private async Task ReleaseAsync(RedisLease lease)
+    {
+        try
+        {
+            CountRoundTrip("release");
+            var result = await _database
+                .ScriptEvaluateAsync(RedisScripts.Release, _keys, [lease.Member, lease.Count, _channelName])
+                .WaitAsync(_operationTimeout, _time)
+                .ConfigureAwait(false);
+            if ((long)result == 1)
+            {
+                SignalRelease();
+            }
+        }
+#pragma warning disable CA1031 // A failed release is reclaimed by Redis after the lease time.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            RedisRateLimiterMetrics.Faults.Add(1, _keyTag);
+            RedisRateLimiterLog.ReleaseFailed(_logger, _key, ex);
+        }
+    }
+
+    private void OnRenewTimer()
+    {
+        RedisValue[] arguments;
+        lock (_lock)
+        {
+            if (_closed || _renewing || _held.Count == 0)
+            {
+                return;
+            }
+
+            _renewing = true;
+            arguments = new RedisValue[_held.Count + 2];
+            arguments[0] = _leaseUs;
+            arguments[1] = _clientClock ? ClientNowUs() : -1;
+            var i = 2;
+            foreach (var lease in _held)
+            {
+                arguments[i++] = lease.Member;
+            }
+        }
+
+        Track(RenewAsync(arguments));
+    }
+
+    private async Task RenewAsync(RedisValue[] arguments)
+    {
+        try
+        {
+            CountRoundTrip("renew");
+            var result = await _database
+                .ScriptEvaluateAsync(RedisScripts.Renew, _keys, arguments)
+                .WaitAsync(_operationTimeout, _time)
+                .ConfigureAwait(false);
+            var lost = (RedisResult[])result!;
+            if (lost.Length > 0)
+            {
+                // Reclaimed while this process was cut off: stop renewing them (their release is then a no-op).
+                var members = lost.Select(static m => (string)m!).ToHashSet(StringComparer.Ordinal);
+                lock (_lock)
+                {
+                    _held.RemoveWhere(lease => members.Contains(lease.Member));
+                }
+
+                RedisRateLimiterLog.LeaseLost(_logger, _key, lost.Length);
+            }
+        }
+#pragma warning disable CA1031 // Renewal is retried at the next tick; the lease time covers the gap.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            RedisRateLimiterMetrics.Faults.Add(1, _keyTag);
+            RedisRateLimiterLog.RenewFailed(_logger, _key, ex);
+        }
+        finally
+        {
+            lock (_lock)
+            {
+                _renewing = false;
+            }
+        }
+    }
+
+    private async Task SubscribeAsync()
+    {
+        try
+        {
+            await _multiplexer.GetSubscriber().SubscribeAsync(_channel, _onReleased!).WaitAsync(_operationTimeout, _time).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Without notifications, waiters wake at the earliest lease expiry.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            RedisRateLimiterLog.SubscribeFailed(_logger, _key, ex);
+        }
+    }
+
+    private async Task UnsubscribeAsync()
+    {
+        try
+        {
+            await _multiplexer.GetSubscriber().UnsubscribeAsync(_channel, _onReleased).WaitAsync(_operationTimeout, _time).ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Best effort at close: the multiplexer may be gone already.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    private void SignalRelease()
+    {
+        TaskCompletionSource signal;
+        lock (_lock)
+        {
+            _releaseVersion++;
+            signal = _releaseSignal;
+            _releaseSignal = NewSignal();
+        }
+
+        signal.TrySetResult();
+    }
+
+    /// <summary>The reason Redis is not asked now (not connected, or a fault less than an operation timeout ago), or <see langword="null"/>.</summary>
+    private string? CurrentFault()
+    {
+        if (!_multiplexer.IsConnected)
+        {
+            return EnterFault(null, "the multiplexer is not connected");
+        }
+
+        lock (_lock)
+        {
+            return _faulted && _time.GetTimestamp() < _faultUntil ? _faultReason : null;
+        }
+    }
+
+    private string EnterFault(Exception? exception, string? reason = null)
+    {
+        reason ??= exception switch
+        {
+            null => "Redis answered after the operation timeout",
+            TimeoutException => $"Redis did not answer within {_operationTimeout}",
+            _ => $"{exception.GetType().Name}: {exception.Message}",
+        };
+        reason = $"Redis is unavailable: {reason}";
+        bool first;
+        lock (_lock)
+        {
+            first = !_faulted;
+            _faulted = true;
+            _faultReason = reason;
+            _faultUntil = _time.GetTimestamp() + (long)(_operationTimeout.TotalSeconds * _time.TimestampFrequency);
+        }
+
+        if (exception is not null || first)
+        {
+            RedisRateLimiterMetrics.Faults.Add(1, _keyTag);
+        }
+
+        if (first)
+        {
+            RedisRateLimiterLog.Unavailable(_logger, _key, reason, _policy, exception);
+        }
+
+        return reason;
+    }
+
+    /// <summary>Applies the fault policy to every queued waiter.</summary>
+    private void FailQueue(string reason)
+    {
+        Waiter? waiters;
+        lock (_lock)
+        {
+            waiters = TakeAll();
+        }
+
+        while (waiters is not null)
+        {
+            var waiter = waiters;
+            waiters = waiter.Next;
+            waiter.Next = null;
+            if (_local is null)
+            {
+                waiter.TrySetResult(Reject(null, reason));
+            }
+            else
+            {
+                Track(ForwardToLocalAsync(waiter, reason));
+            }
+        }
+    }
+
+    private async Task ForwardToLocalAsync(Waiter waiter, string reason)
+    {
+        try
+        {
+            waiter.TrySetResult(await AcquireLocallyAsync(waiter.Count, reason, waiter.Token).ConfigureAwait(false));
+        }
+        catch (OperationCanceledException) when (waiter.Token.IsCancellationRequested)
+        {
+            waiter.TrySetCanceled(waiter.Token);
+        }
+#pragma warning disable CA1031 // The waiter gets the failure.
+        catch (Exception ex)
+#pragma warning restore CA1031
+        {
+            waiter.TrySetException(ex);
+        }
+    }
+
+    private async ValueTask<RateLimitLease> AcquireOnFaultAsync(int permitCount, string reason, CancellationToken cancellationToken) =>
+        _local is null
+            ? Reject(null, reason)
+            : await AcquireLocallyAsync(permitCount, reason, cancellationToken).ConfigureAwait(false);
+
+    private async ValueTask<RateLimitLease> AcquireLocallyAsync(int permitCount, string reason, CancellationToken cancellationToken)
+    {
+        if (permitCount > _localPermitLimit)
+        {
+            return Reject(null, reason);
+        }
+
+        var lease = await _local!.AcquireAsync(permitCount, cancellationToken).ConfigureAwait(false);
+        return OnLocalLease(permitCount, lease, reason);
+    }
+
+    private RateLimitLease AttemptOnFault(int permitCount, string reason) =>
+        _local is null || permitCount > _localPermitLimit
+            ? Reject(null, reason)
+            : OnLocalLease(permitCount, _local.AttemptAcquire(permitCount), reason);
+
+    private RateLimitLease OnLocalLease(int permitCount, RateLimitLease lease, string reason)
+    {
+        if (!lease.IsAcquired)
+        {
+            lock (_lock)
+            {
+                _failedCount++;
+            }
+
+            RedisRateLimiterMetrics.Leases.Add(1, new("outcome", "rejected"), _keyTag);
+            return lease;
+        }
+
+        lock (_lock)
+        {
+            _successful++;
+            // Charged to the shared budget on the next call that reaches Redis, so the switch back adds no burst.
+            _toCharge = Math.Min(_toCharge + permitCount, _burst);
+        }
+
+        RedisRateLimiterMetrics.Leases.Add(1, new("outcome", "failover"), _keyTag);
+        return new FailoverLease(lease, reason);
+    }
+
+    private int TakeCharge()
+    {
+        if (_intervalUs == 0)
+        {
+            return 0;
+        }
+
+        lock (_lock)
+        {
+            var charge = _toCharge;
+            _toCharge = 0;
+            return charge;
+        }
+    }
+
+    private void RestoreCharge(int charge)
+    {
+        if (charge == 0)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            _toCharge = Math.Min(_toCharge + charge, _burst);
+        }
+    }
+
+    private RateLimitLease Grant(int permitCount, string member)
+    {
+        RateLimitLease lease = permitCount == 0 || _maxConcurrency == 0
+            ? GrantedLease.Instance
+            : new RedisLease(this, member, permitCount);
+        lock (_lock)
+        {
+            _successful++;
+            if (lease is RedisLease held)
+            {
+                _held.Add(held);
+            }
+            else
+            {
+                _idleSince = _time.GetTimestamp();
+            }
+        }
+
+        RedisRateLimiterMetrics.Leases.Add(1, new("outcome", "granted"), _keyTag);
+        return lease;
+    }
+
+    private RejectedLease Reject(TimeSpan? retryAfter, string? reason)
+    {
+        lock (_lock)
+        {
+            _failedCount++;
+        }
+
+        RedisRateLimiterMetrics.Leases.Add(1, new("outcome", reason is null ? "rejected" : "fault_rejected"), _keyTag);
+        return retryAfter is null && reason is null ? RejectedLease.WithoutMetadata : new RejectedLease(retryAfter, reason);
+    }
+
+    /// <summary>When a rejected request could be served: the script's wait for its permits, plus the waiters served before it.</summary>
+    private TimeSpan? RetryAfter(Reply reply, int queuedAhead) =>
+        reply.Status == RedisScripts.RateShort ? FromMicroseconds(reply.RetryUs + (queuedAhead * _intervalUs)) : null;
+
+    /// <summary>An estimate without a call: the rate's time for the queued permits and these.</summary>
+    private TimeSpan? EstimateRetryAfter(int permitCount) =>
+        _intervalUs > 0 ? FromMicroseconds(((double)_queuedCount + Math.Max(permitCount, 1)) * _intervalUs) : null;
+
+    private string NewMember(int permitCount) =>
+        _maxConcurrency == 0 || permitCount == 0
+            ? string.Empty
+            : $"{permitCount}:{_instance}:{Interlocked.Increment(ref _leaseSequence)}";
+
+    private void CountRoundTrip(string operation)
+    {
+        Interlocked.Increment(ref _roundTrips);
+        RedisRateLimiterMetrics.RoundTrips.Add(1, new("operation", operation), _keyTag);
+    }
+
+    private long ClientNowUs() => (_time.GetUtcNow().UtcTicks - DateTimeOffset.UnixEpoch.UtcTicks) / 10;
+
+    private long MonotonicUs() => (long)(_time.GetTimestamp() * (1e6 / _time.TimestampFrequency));
+
+    private void ValidatePermitCount(int permitCount)
+    {
+        ArgumentOutOfRangeException.ThrowIfNegative(permitCount);
+        if (permitCount > PermitLimit)
+        {
+            throw new ArgumentOutOfRangeException(
+                nameof(permitCount), permitCount, $"{permitCount} permit(s) exceed the limiter's limit of {PermitLimit}.");
+        }
+    }
+
+    private void Track(Task task)
+    {
+        if (task.IsCompleted)
+        {
+            _ = task.Exception;
+            return;
+        }
+
+        lock (_lock)
+        {
+            _background++;
+        }
+
+        _ = ObserveAsync(task);
+    }
+
+    private async Task ObserveAsync(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+#pragma warning disable CA1031 // Background work reports its own failures; this only keeps the count.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+        finally
+        {
+            TaskCompletionSource? drained = null;
+            lock (_lock)
+            {
+                if (--_background == 0)
+                {
+                    drained = _drained;
+                }
+            }
+
+            drained?.TrySetResult();
+        }
+    }
+
+    private Waiter? Next() => _order == QueueProcessingOrder.OldestFirst ? _head : _tail;
+
+    /// <summary>Removes every queued waiter and returns them as a chain through <see cref="Waiter.Next"/>. Under the lock.</summary>
+    private Waiter? TakeAll()
+    {
+        Waiter? first = null;
+        Waiter? last = null;
+        while (_head is { } waiter)
+        {
+            Remove(waiter);
+            waiter.Registration.Unregister();
+            if (last is null)
+            {
+                first = waiter;
+            }
+            else
+            {
+                last.Next = waiter;
+            }
+
+            last = waiter;
+        }
+
+        AssertInvariants();
+        return first;
+    }
+
+    private void Append(Waiter waiter)
+    {
+        waiter.Queued = true;
+        waiter.Prev = _tail;
+        if (_tail is null)
+        {
+            _head = waiter;
+        }
+        else
+        {
+            _tail.Next = waiter;
+        }
+
+        _tail = waiter;
+        _queuedCount += waiter.Count;
+    }
+
+    private void Remove(Waiter waiter)
+    {
+        if (waiter.Prev is null)
+        {
+            _head = waiter.Next;
+        }
+        else
+        {
+            waiter.Prev.Next = waiter.Next;
+        }
+
+        if (waiter.Next is null)
+        {
+            _tail = waiter.Prev;
+        }
+        else
+        {
+            waiter.Next.Prev = waiter.Prev;
+        }
+
+        waiter.Prev = null;
+        waiter.Next = null;
+        waiter.Queued = false;
+        _queuedCount -= waiter.Count;
+    }
+
+    [Conditional("DEBUG")]
+    private void AssertInvariants()
+    {
+        var count = 0;
+        for (var waiter = _head; waiter is not null; waiter = waiter.Next)
+        {
+            Debug.Assert(waiter.Queued, "A waiter in the queue is marked queued.");
+            count += waiter.Count;
+        }
+
+        Debug.Assert(count == _queuedCount, "_queuedCount is the sum of the queued waiters' counts.");
+        Debug.Assert(_head is null || _pumping || _closed, "A pump runs whenever the queue is not empty.");
+    }
+
+    /// <summary>One parsed reply of <see cref="RedisScripts.Acquire"/>.</summary>
+    private readonly record struct Reply(long Status, long NowUs, long RetryUs, long Held, long Tokens, long EarliestUs)
+    {
+        public static Reply Parse(RedisResult result)
+        {
+            var values = (RedisResult[])result!;
+            return new Reply((long)values[0], (long)values[1], (long)values[2], (long)values[3], (long)values[4], (long)values[5]);
+        }
+    }
+
+    private sealed class Waiter(RedisLimiterCore owner, int count, CancellationToken token)
+        : TaskCompletionSource<RateLimitLease>(TaskCreationOptions.RunContinuationsAsynchronously)
+    {
+        public RedisLimiterCore Owner { get; } = owner;
+
+        public int Count { get; } = count;
+
+        public CancellationToken Token { get; } = token;
+
+        public CancellationTokenRegistration Registration { get; set; }
+
+        public bool Queued { get; set; }
+
+        public Waiter? Prev { get; set; }
+
+        public Waiter? Next { get; set; }
+    }
+}

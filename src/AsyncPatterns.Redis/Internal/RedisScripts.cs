@@ -1,0 +1,155 @@
+namespace AsyncPatterns.Redis.Internal;
+
+/// <summary>
+/// The Lua scripts behind <see cref="RedisRateLimiter"/>. Each runs atomically on the server, so one call decides one
+/// attempt for every process at once. Times are microseconds since the Unix epoch, taken from the server's <c>TIME</c>
+/// (or passed in, for tests). Keys: 1 the rate state (the GCRA's theoretical arrival time, TAT), 2 the held leases
+/// (a sorted set of <c>count:id</c> scored by expiry), 3 the number of permits they hold.
+/// </summary>
+internal static class RedisScripts
+{
+    /// <summary>Status of an acquire reply.</summary>
+    public const long Granted = 1;
+
+    /// <summary>The rate is short: the reply carries how long until the permits are due.</summary>
+    public const long RateShort = 0;
+
+    /// <summary>The concurrency is short: the reply carries the earliest expiry among the held leases.</summary>
+    public const long ConcurrencyShort = 2;
+
+    /// <summary>The call reached the server after its deadline (it waited in a client backlog): nothing was done.</summary>
+    public const long Stale = 3;
+
+    /// <summary>
+    /// ARGV: 1 permits, 2 emission interval (µs per permit; 0: no rate limit), 3 burst, 4 max concurrency (0: none),
+    /// 5 lease member (<c>count:id</c>), 6 lease time µs, 7 now µs (negative: the server's TIME), 8 deadline µs (0: none),
+    /// 9 permits granted elsewhere to charge first (after a failover to a local limiter).
+    /// Returns {status, now, retry µs, permits held, whole tokens available (-1: no rate limit), earliest lease expiry µs}.
+    /// The TAT key expires a minute after the TAT has passed (a TAT in the past means a full bucket, so the key only
+    /// costs memory until then; the minute keeps it right when the time is passed in and runs slower than the server's).
+    /// GCRA: a request for n permits is allowed when max(TAT, now) + n × interval − now ≤ burst × interval (+1 µs of
+    /// rounding tolerance); that is exactly a token bucket of capacity burst refilled at 1 / interval.
+    /// </summary>
+    public const string Acquire = """
+        local n = tonumber(ARGV[1])
+        local interval = tonumber(ARGV[2])
+        local burst = tonumber(ARGV[3])
+        local maxc = tonumber(ARGV[4])
+        local now = tonumber(ARGV[7])
+        if now < 0 then
+          local t = redis.call('TIME')
+          now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+        end
+        local deadline = tonumber(ARGV[8])
+        if deadline > 0 and now > deadline then
+          return {3, now, 0, 0, 0, 0}
+        end
+        local need = n
+        if need < 1 then need = 1 end
+        local tau = burst * interval
+        local tat = now
+        local charged = false
+        local retry = 0
+        if interval > 0 then
+          local stored = tonumber(redis.call('GET', KEYS[1]) or '0')
+          if stored > now then tat = stored end
+          local charge = tonumber(ARGV[9])
+          if charge > 0 then
+            tat = math.min(tat + charge * interval, now + tau)
+            charged = true
+          end
+          local excess = tat + need * interval - now - tau
+          if excess > 1 then retry = math.ceil(excess) end
+        end
+        local held = 0
+        local earliest = 0
+        local concok = true
+        if maxc > 0 then
+          local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+          held = tonumber(redis.call('GET', KEYS[3]) or '0')
+          if #expired > 0 then
+            redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+            for _, m in ipairs(expired) do
+              held = held - tonumber(string.match(m, '^(%d+):'))
+            end
+            if redis.call('ZCARD', KEYS[2]) == 0 or held < 0 then held = 0 end
+            if held == 0 then
+              redis.call('DEL', KEYS[3])
+            else
+              redis.call('SET', KEYS[3], held, 'KEEPTTL')
+            end
+          end
+          if held + need > maxc then
+            concok = false
+            local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
+            if #first > 0 then earliest = math.ceil(tonumber(first[2])) end
+          end
+        end
+        local status = 1
+        if retry > 0 then
+          status = 0
+        elseif not concok then
+          status = 2
+        elseif n > 0 then
+          if interval > 0 then
+            tat = tat + n * interval
+            charged = true
+          end
+          if maxc > 0 then
+            local ttl = math.ceil(tonumber(ARGV[6]) / 1000) + 1000
+            redis.call('ZADD', KEYS[2], now + tonumber(ARGV[6]), ARGV[5])
+            held = redis.call('INCRBY', KEYS[3], n)
+            redis.call('PEXPIRE', KEYS[2], ttl)
+            redis.call('PEXPIRE', KEYS[3], ttl)
+          end
+        end
+        if charged and tat > now then
+          redis.call('SET', KEYS[1], string.format('%.3f', tat), 'PX', math.ceil((tat - now) / 1000) + 60000)
+        end
+        local tokens = -1
+        if interval > 0 then
+          tokens = math.floor((tau - (tat - now)) / interval + 1e-9)
+        end
+        return {status, now, retry, held, tokens, earliest}
+        """;
+
+    /// <summary>ARGV: 1 lease member (<c>count:id</c>), 2 count, 3 release channel. Returns 1 if the lease was held, 0 if it had been reclaimed.</summary>
+    public const string Release = """
+        local removed = redis.call('ZREM', KEYS[2], ARGV[1])
+        if removed == 1 then
+          if redis.call('ZCARD', KEYS[2]) == 0 then
+            redis.call('DEL', KEYS[3])
+          else
+            local held = redis.call('DECRBY', KEYS[3], tonumber(ARGV[2]))
+            if held < 0 then redis.call('SET', KEYS[3], 0, 'KEEPTTL') end
+          end
+          redis.call('PUBLISH', ARGV[3], '1')
+        end
+        return removed
+        """;
+
+    /// <summary>
+    /// ARGV: 1 lease time µs, 2 now µs (negative: TIME), 3… lease members. Moves the expiry of each held lease to now +
+    /// lease time; returns the members that were no longer held (reclaimed while their holder was cut off).
+    /// </summary>
+    public const string Renew = """
+        local now = tonumber(ARGV[2])
+        if now < 0 then
+          local t = redis.call('TIME')
+          now = tonumber(t[1]) * 1000000 + tonumber(t[2])
+        end
+        local expiry = now + tonumber(ARGV[1])
+        local lost = {}
+        for i = 3, #ARGV do
+          if redis.call('ZSCORE', KEYS[2], ARGV[i]) then
+            redis.call('ZADD', KEYS[2], 'XX', expiry, ARGV[i])
+          else
+            lost[#lost + 1] = ARGV[i]
+          end
+        end
+        local ttl = math.ceil(tonumber(ARGV[1]) / 1000) + 1000
+        redis.call('PEXPIRE', KEYS[2], ttl)
+        redis.call('PEXPIRE', KEYS[3], ttl)
+        return lost
+        """;
+}

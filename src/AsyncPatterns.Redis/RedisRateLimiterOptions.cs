@@ -1,0 +1,209 @@
+using System.Globalization;
+using System.Threading.RateLimiting;
+using Microsoft.Extensions.Logging;
+using StackExchange.Redis;
+
+namespace AsyncPatterns.Redis;
+
+/// <summary>
+/// Options of a <see cref="RedisRateLimiter"/>: at most <see cref="PermitsPerSecond"/> starts per second (with a
+/// <see cref="Burst"/>) and at most <see cref="MaxConcurrency"/> leases held at once, across every process that uses the
+/// same <see cref="Key"/> on the same Redis. The shape is that of <c>RequestRateLimiterOptions</c> plus the connection,
+/// the key, the lease time and the fault policy.
+/// </summary>
+/// <remarks>The options are validated, and copied, when the limiter is built.</remarks>
+public sealed class RedisRateLimiterOptions
+{
+    /// <summary>The largest <see cref="PermitsPerSecond"/> accepted (Redis serves far fewer script calls than that per second).</summary>
+    public const double MaxPermitsPerSecond = 1_000_000;
+
+    /// <summary>The smallest <see cref="PermitsPerSecond"/> accepted: one permit every 11.6 days.</summary>
+    public const double MinPermitsPerSecond = 1e-6;
+
+    private static readonly TimeSpan s_minLeaseTime = TimeSpan.FromMilliseconds(100);
+    private static readonly TimeSpan s_maxLeaseTime = TimeSpan.FromDays(1);
+    private static readonly TimeSpan s_maxOperationTimeout = TimeSpan.FromMinutes(5);
+
+    /// <summary>Gets or sets the connection to Redis. The limiter does not own it: it is not disposed with the limiter.</summary>
+    /// <value>Required. Under dependency injection the default is the container's <see cref="IConnectionMultiplexer"/>.</value>
+    public IConnectionMultiplexer? ConnectionMultiplexer { get; set; }
+
+    /// <summary>Gets or sets the Redis database number.</summary>
+    /// <value>The default is -1, the multiplexer's default database.</value>
+    public int Database { get; set; } = -1;
+
+    /// <summary>
+    /// Gets or sets the name of the shared limit: every limiter with the same key on the same Redis shares one budget.
+    /// The limiter stores its state under <c>{Key}:tat</c>, <c>{Key}:leases</c> and <c>{Key}:held</c> (one Redis
+    /// Cluster hash slot) and publishes releases on <c>{Key}:released</c>. Every process sharing a key must use the
+    /// same limits.
+    /// </summary>
+    /// <value>Required, not empty. Under dependency injection the default is the limiter's name.</value>
+    public string Key { get; set; } = string.Empty;
+
+    /// <summary>Gets or sets how many leases may start per second, across every process; fractional rates are allowed.</summary>
+    /// <value>
+    /// Between <see cref="MinPermitsPerSecond"/> and <see cref="MaxPermitsPerSecond"/>, or <see cref="double.PositiveInfinity"/>
+    /// for no rate limit (the default). At least one of <see cref="PermitsPerSecond"/> and <see cref="MaxConcurrency"/> must be set.
+    /// </value>
+    public double PermitsPerSecond { get; set; } = double.PositiveInfinity;
+
+    /// <summary>
+    /// Gets or sets how many leases may start at once after a quiet spell. With 1, starts are spaced evenly
+    /// (1 / <see cref="PermitsPerSecond"/> apart); with B, up to B start together, then the rate applies: in any window of
+    /// t seconds at most <see cref="PermitsPerSecond"/> × t + B leases start, across every process.
+    /// </summary>
+    /// <value>At least 1, and at most 1E+08 seconds' worth of the rate. The default is 1.</value>
+    public int Burst { get; set; } = 1;
+
+    /// <summary>
+    /// Gets or sets how many leases may be held at once across every process. A lease holds its concurrency permit
+    /// until it is disposed, or until its holder stops renewing it for <see cref="LeaseTime"/> (a process that died).
+    /// </summary>
+    /// <value>At least 1. The default is <see cref="int.MaxValue"/> (no concurrency limit).</value>
+    public int MaxConcurrency { get; set; } = int.MaxValue;
+
+    /// <summary>Gets or sets how many permits may wait in this process; an acquire that does not fit is rejected with a failed lease.</summary>
+    /// <value>Zero or more. The default is <see cref="int.MaxValue"/>.</value>
+    public int QueueLimit { get; set; } = int.MaxValue;
+
+    /// <summary>Gets or sets which local waiter is served first when a permit comes free.</summary>
+    /// <value>The default is <see cref="QueueProcessingOrder.OldestFirst"/> (first come, first served).</value>
+    public QueueProcessingOrder QueueProcessingOrder { get; set; } = QueueProcessingOrder.OldestFirst;
+
+    /// <summary>
+    /// Gets or sets how long a concurrency permit survives in Redis without its holder: a held lease is renewed every
+    /// third of this time, so a lease whose process died (or lost Redis for this long) is reclaimed after at most this
+    /// time. Longer is safer against pauses (a holder cut off for longer than this loses its permit to another process);
+    /// shorter frees the permits of dead processes sooner.
+    /// </summary>
+    /// <value>Between 100 milliseconds and 1 day. The default is 30 seconds.</value>
+    public TimeSpan LeaseTime { get; set; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>
+    /// Gets or sets how long one Redis call may take before Redis counts as unavailable and <see cref="FaultPolicy"/>
+    /// applies. After a fault the limiter does not ask Redis again for this long (or while the multiplexer reports it is
+    /// not connected); an acquire's own cancellation always ends its wait sooner.
+    /// </summary>
+    /// <value>Positive, at most 5 minutes. The default is 1 second.</value>
+    public TimeSpan OperationTimeout { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>Gets or sets what an acquire does while Redis is unavailable.</summary>
+    /// <value>The default is <see cref="RedisFaultPolicy.FailClosed"/>.</value>
+    public RedisFaultPolicy FaultPolicy { get; set; } = RedisFaultPolicy.FailClosed;
+
+    /// <summary>
+    /// Gets or sets the fraction of the limits the local limiter grants under <see cref="RedisFaultPolicy.FailOverToLocal"/>:
+    /// <see cref="PermitsPerSecond"/> × fraction per second, a burst of max(1, ⌊<see cref="Burst"/> × fraction⌋) and
+    /// max(1, ⌊<see cref="MaxConcurrency"/> × fraction⌋) held at once, per process. With N processes, 1/N keeps the
+    /// shared limits during an outage.
+    /// </summary>
+    /// <value>Greater than 0 and at most 1. The default is 0.5.</value>
+    public double FailoverFraction { get; set; } = 0.5;
+
+    /// <summary>Gets or sets the clock that paces local waits and lease renewals. The limits themselves are timed by the Redis server's clock.</summary>
+    /// <value>The default is <see cref="TimeProvider.System"/>.</value>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
+
+    /// <summary>Gets or sets the logger factory for fault, recovery and lost-lease events (category <c>AsyncPatterns.Redis.RedisRateLimiter</c>).</summary>
+    /// <value>The default is <see langword="null"/>: nothing is logged. The DI registration fills it from the container.</value>
+    public ILoggerFactory? LoggerFactory { get; set; }
+
+    /// <summary>Tests only: the script takes its time from <see cref="TimeProvider"/> instead of the server's <c>TIME</c>.</summary>
+    internal bool UseClientClock { get; set; }
+
+    /// <summary>Tests only: called with the script's time (µs since the Unix epoch) of every permit granted by Redis, to check windows on the server's clock.</summary>
+    internal Action<long, int>? GrantObserver { get; set; }
+
+    internal RedisRateLimiterOptions Clone() => (RedisRateLimiterOptions)MemberwiseClone();
+
+    /// <summary>Returns the first problem with the options, or <see langword="null"/> when they are valid.</summary>
+    internal ArgumentException? FindError()
+    {
+        if (ConnectionMultiplexer is null)
+        {
+            return new ArgumentNullException(nameof(ConnectionMultiplexer), Message(nameof(ConnectionMultiplexer), "set", "null"));
+        }
+
+        if (string.IsNullOrEmpty(Key))
+        {
+            return new ArgumentException(Message(nameof(Key), "a non-empty string", Key is null ? "null" : "empty"), nameof(Key));
+        }
+
+        if (Database < -1)
+        {
+            return OutOfRange(nameof(Database), Database, "-1 or more");
+        }
+
+        if (!(PermitsPerSecond is >= MinPermitsPerSecond and <= MaxPermitsPerSecond) && !double.IsPositiveInfinity(PermitsPerSecond))
+        {
+            return OutOfRange(nameof(PermitsPerSecond), PermitsPerSecond, "between 1E-06 and 1E+06, or PositiveInfinity for no rate limit");
+        }
+
+        if (Burst < 1 || (!double.IsPositiveInfinity(PermitsPerSecond) && Burst / PermitsPerSecond > 1e8))
+        {
+            return OutOfRange(nameof(Burst), Burst, "at least 1 and at most 1E+08 seconds' worth of PermitsPerSecond");
+        }
+
+        if (MaxConcurrency < 1)
+        {
+            return OutOfRange(nameof(MaxConcurrency), MaxConcurrency, "at least 1");
+        }
+
+        if (MaxConcurrency == int.MaxValue && double.IsPositiveInfinity(PermitsPerSecond))
+        {
+            return OutOfRange(nameof(PermitsPerSecond), PermitsPerSecond, "finite when MaxConcurrency is int.MaxValue (a shared limiter must limit something)");
+        }
+
+        if (QueueLimit < 0)
+        {
+            return OutOfRange(nameof(QueueLimit), QueueLimit, "zero or more");
+        }
+
+        if (QueueProcessingOrder is not (QueueProcessingOrder.OldestFirst or QueueProcessingOrder.NewestFirst))
+        {
+            return OutOfRange(nameof(QueueProcessingOrder), QueueProcessingOrder, "OldestFirst or NewestFirst");
+        }
+
+        if (LeaseTime < s_minLeaseTime || LeaseTime > s_maxLeaseTime)
+        {
+            return OutOfRange(nameof(LeaseTime), LeaseTime, "between 100 milliseconds and 1 day");
+        }
+
+        if (OperationTimeout <= TimeSpan.Zero || OperationTimeout > s_maxOperationTimeout)
+        {
+            return OutOfRange(nameof(OperationTimeout), OperationTimeout, "positive and at most 5 minutes");
+        }
+
+        if (FaultPolicy is not (RedisFaultPolicy.FailClosed or RedisFaultPolicy.FailOverToLocal))
+        {
+            return OutOfRange(nameof(FaultPolicy), FaultPolicy, "FailClosed or FailOverToLocal");
+        }
+
+        if (!(FailoverFraction is > 0 and <= 1))
+        {
+            return OutOfRange(nameof(FailoverFraction), FailoverFraction, "greater than 0 and at most 1");
+        }
+
+        if (TimeProvider is null)
+        {
+            return new ArgumentNullException(nameof(TimeProvider), Message(nameof(TimeProvider), "set", "null"));
+        }
+
+        return null;
+    }
+
+    internal void Validate()
+    {
+        if (FindError() is { } error)
+        {
+            throw error;
+        }
+    }
+
+    private static string Message(string property, string requirement, string was) =>
+        $"{nameof(RedisRateLimiterOptions)}.{property} must be {requirement} (was {was}).";
+
+    private static ArgumentOutOfRangeException OutOfRange(string property, object value, string requirement) =>
+        new(property, value, Message(property, requirement, Convert.ToString(value, CultureInfo.InvariantCulture) ?? "null"));
+}

@@ -1,0 +1,293 @@
+using System.Threading.RateLimiting;
+using AsyncPatterns.RateLimiting;
+using Microsoft.Extensions.Time.Testing;
+using StackExchange.Redis;
+
+namespace AsyncPatterns.Redis.Tests;
+
+/// <summary>Tests of <see cref="RedisRateLimiter"/> against a real Redis; the queue tests run the script on the fake clock (the time is passed in).</summary>
+public sealed partial class RedisRateLimiterTests(SharedRedis redis)
+{
+    /// <summary>The operation timeout of the tests that are not about faults: a busy machine's slow reply is no fault there.</summary>
+    private static readonly TimeSpan Slow = TimeSpan.FromSeconds(15);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static string NewKey() => "asyncpatterns-test:" + Guid.NewGuid().ToString("N");
+
+    private static RedisRateLimiterOptions FakeClockOptions(IConnectionMultiplexer multiplexer, FakeTimeProvider time) => new()
+    {
+        ConnectionMultiplexer = multiplexer,
+        Key = NewKey(),
+        TimeProvider = time,
+        UseClientClock = true,
+
+        // The operation timeout runs on the fake clock, which the tests advance while calls are in flight.
+        OperationTimeout = TimeSpan.FromMinutes(5),
+    };
+
+    /// <summary>Lets the limiter's calls to Redis finish (real time), bounded so a bug fails instead of hanging.</summary>
+    private static async Task EventuallyAsync(Func<bool> condition, string what, int seconds = 15)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        timeout.CancelAfter(TimeSpan.FromSeconds(seconds));
+        while (!condition())
+        {
+            if (timeout.IsCancellationRequested)
+            {
+                throw new TimeoutException($"Still waiting for: {what}");
+            }
+
+            await Task.Delay(2, CancellationToken.None);
+        }
+    }
+
+    /// <summary>Advances the fake clock in steps, letting the limiter's real Redis calls run between them, until the condition holds.</summary>
+    private static async Task AdvanceUntilAsync(FakeTimeProvider time, Func<bool> condition, TimeSpan step)
+    {
+        for (var i = 0; i < 5000 && !condition(); i++)
+        {
+            time.Advance(step);
+            await FakeClock.SettleAsync();
+            await Task.Delay(1, CancellationToken.None);
+        }
+
+        condition().Should().BeTrue("the condition holds before the step bound");
+    }
+
+    [Theory]
+    [InlineData(3.0, 4)]
+    [InlineData(10.0, 1)]
+    [InlineData(0.5, 2)]
+    public async Task AttemptAcquire_SameSequenceOnTheFakeClock_MatchesRequestRateLimiter(double permitsPerSecond, int burst)
+    {
+        var time = FakeClock.Create();
+        using var multiplexer = await redis.ConnectAsync();
+        var options = FakeClockOptions(multiplexer, time);
+        options.PermitsPerSecond = permitsPerSecond;
+        options.Burst = burst;
+        using var shared = new RedisRateLimiter(options);
+        using var local = new RequestRateLimiter(new RequestRateLimiterOptions { PermitsPerSecond = permitsPerSecond, Burst = burst, TimeProvider = time });
+        var random = new Random(21);
+        var granted = 0;
+        var rejected = 0;
+        for (var step = 0; step < 300; step++)
+        {
+            time.Advance(TimeSpan.FromMilliseconds(random.Next(0, (int)(1500 / permitsPerSecond))));
+            var permits = random.Next(0, burst + 1);
+            using var ours = shared.AttemptAcquire(permits);
+            using var theirs = local.AttemptAcquire(permits);
+            ours.IsAcquired.Should().Be(theirs.IsAcquired, "step {0} asks for {1} permit(s) at {2} ({3})", step, permits, time.GetUtcNow(), string.Join(", ", ours.MetadataNames));
+            var ourRetry = ours.TryGetMetadata(MetadataName.RetryAfter, out var ourValue);
+            var theirRetry = theirs.TryGetMetadata(MetadataName.RetryAfter, out var theirValue);
+            ourRetry.Should().Be(theirRetry, "step {0}", step);
+            if (ourRetry)
+            {
+                ourValue.Should().BeCloseTo(theirValue, TimeSpan.FromMicroseconds(2), "step {0}", step);
+            }
+
+            if (ours.IsAcquired)
+            {
+                granted++;
+            }
+            else
+            {
+                rejected++;
+            }
+        }
+
+        granted.Should().BeGreaterThan(20);
+        rejected.Should().BeGreaterThan(20);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_WithinTheBurst_CostsOneRoundTripPerGrant()
+    {
+        using var multiplexer = await redis.ConnectAsync();
+        var options = FakeClockOptions(multiplexer, FakeClock.Create());
+        options.PermitsPerSecond = 10;
+        options.Burst = 50;
+        options.MaxConcurrency = 100;
+        await using var limiter = new RedisRateLimiter(options);
+        var leases = new List<RateLimitLease>();
+        for (var i = 0; i < 50; i++)
+        {
+            var lease = await limiter.AcquireAsync(Ct);
+            lease.IsAcquired.Should().BeTrue();
+            leases.Add(lease);
+        }
+
+        limiter.RoundTrips.Should().Be(50);
+        limiter.GetStatistics()!.TotalSuccessfulLeases.Should().Be(50);
+        limiter.GetStatistics()!.CurrentAvailablePermits.Should().Be(0);
+        leases.ForEach(lease => lease.Dispose());
+    }
+
+    [Fact]
+    public async Task AcquireAsync_RateShort_SleepsUntilTheScriptSaysThePermitIsDue()
+    {
+        var time = FakeClock.Create();
+        using var multiplexer = await redis.ConnectAsync();
+        var options = FakeClockOptions(multiplexer, time);
+        options.PermitsPerSecond = 10;
+        await using var limiter = new RedisRateLimiter(options);
+        var start = time.GetUtcNow();
+        (await limiter.AcquireAsync(Ct)).IsAcquired.Should().BeTrue();
+
+        var second = limiter.AcquireAsync(Ct).AsTask();
+        await EventuallyAsync(() => limiter.GetStatistics()!.CurrentQueuedCount == 1, "the second acquire is queued");
+        await AdvanceUntilAsync(time, () => second.IsCompleted, TimeSpan.FromMilliseconds(5));
+        var grantedAt = time.GetUtcNow();
+        (await second).IsAcquired.Should().BeTrue();
+        (grantedAt - start).Should().BeGreaterThanOrEqualTo(TimeSpan.FromMilliseconds(100));
+        limiter.RoundTrips.Should().Be(3, "one grant, one denied attempt that tells the wait, one grant: no polling");
+    }
+
+    [Fact]
+    public async Task AcquireAsync_CancelledWhileQueued_ThrowsWithTheCallersToken()
+    {
+        var time = FakeClock.Create();
+        using var multiplexer = await redis.ConnectAsync();
+        var options = FakeClockOptions(multiplexer, time);
+        options.PermitsPerSecond = 1;
+        await using var limiter = new RedisRateLimiter(options);
+        (await limiter.AcquireAsync(Ct)).IsAcquired.Should().BeTrue();
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var waiting = limiter.AcquireAsync(cts.Token).AsTask();
+        await EventuallyAsync(() => limiter.GetStatistics()!.CurrentQueuedCount == 1, "the acquire is queued");
+
+        await cts.CancelAsync();
+
+        var thrown = await Assert.ThrowsAnyAsync<OperationCanceledException>(() => waiting);
+        thrown.CancellationToken.Should().Be(cts.Token);
+        limiter.GetStatistics()!.CurrentQueuedCount.Should().Be(0);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_QueueFull_RejectsWithRetryAfter()
+    {
+        var time = FakeClock.Create();
+        using var multiplexer = await redis.ConnectAsync();
+        var options = FakeClockOptions(multiplexer, time);
+        options.PermitsPerSecond = 10;
+        options.QueueLimit = 1;
+        await using var limiter = new RedisRateLimiter(options);
+        (await limiter.AcquireAsync(Ct)).IsAcquired.Should().BeTrue();
+        var queued = limiter.AcquireAsync(Ct).AsTask();
+        await EventuallyAsync(() => limiter.GetStatistics()!.CurrentQueuedCount == 1, "the second acquire is queued");
+
+        using var rejected = await limiter.AcquireAsync(Ct);
+
+        rejected.IsAcquired.Should().BeFalse();
+        rejected.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter).Should().BeTrue();
+        retryAfter.Should().BeGreaterThan(TimeSpan.Zero);
+        queued.IsCompleted.Should().BeFalse();
+        limiter.GetStatistics()!.TotalFailedLeases.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_QueueLimitZero_RejectsAtOnceWithTheWaitOfTheScript()
+    {
+        var time = FakeClock.Create();
+        using var multiplexer = await redis.ConnectAsync();
+        var options = FakeClockOptions(multiplexer, time);
+        options.PermitsPerSecond = 4;
+        options.QueueLimit = 0;
+        await using var limiter = new RedisRateLimiter(options);
+        (await limiter.AcquireAsync(Ct)).IsAcquired.Should().BeTrue();
+        time.Advance(TimeSpan.FromMilliseconds(100));
+
+        using var rejected = await limiter.AcquireAsync(Ct);
+
+        rejected.IsAcquired.Should().BeFalse();
+        rejected.TryGetMetadata(MetadataName.RetryAfter, out var retryAfter).Should().BeTrue();
+        retryAfter.Should().BeCloseTo(TimeSpan.FromMilliseconds(150), TimeSpan.FromMicroseconds(2));
+    }
+
+    [Fact]
+    public async Task AcquireAsync_ConcurrencyReleasedByAnotherProcess_WakesTheWaiterWithoutWaitingForTheLeaseTime()
+    {
+        using var first = await redis.ConnectAsync();
+        using var second = await redis.ConnectAsync();
+        var key = NewKey();
+        await using var a = new RedisRateLimiter(new() { OperationTimeout = Slow, ConnectionMultiplexer = first, Key = key, MaxConcurrency = 1, LeaseTime = TimeSpan.FromMinutes(5) });
+        await using var b = new RedisRateLimiter(new() { OperationTimeout = Slow, ConnectionMultiplexer = second, Key = key, MaxConcurrency = 1, LeaseTime = TimeSpan.FromMinutes(5) });
+        var held = await a.AcquireAsync(Ct);
+        held.IsAcquired.Should().BeTrue();
+        await EventuallyAsync(() => b.RoundTrips >= 0, "b subscribed");
+        var waiting = b.AcquireAsync(Ct).AsTask();
+        await EventuallyAsync(() => b.GetStatistics()!.CurrentQueuedCount == 1, "b's acquire is queued");
+        waiting.IsCompleted.Should().BeFalse();
+
+        held.Dispose();
+
+        // Without the release notification the waiter would sleep until the lease expires, five minutes on.
+        using var lease = await waiting.WaitAsync(TimeSpan.FromSeconds(20), Ct);
+        lease.IsAcquired.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task AttemptAcquire_ConcurrencyFull_RejectsWithoutRetryAfterAndReleaseFreesIt()
+    {
+        using var multiplexer = await redis.ConnectAsync();
+        await using var limiter = new RedisRateLimiter(new() { OperationTimeout = Slow, ConnectionMultiplexer = multiplexer, Key = NewKey(), MaxConcurrency = 2 });
+        using var one = limiter.AttemptAcquire(2);
+        one.IsAcquired.Should().BeTrue();
+        limiter.IdleDuration.Should().BeNull();
+
+        using (var rejected = limiter.AttemptAcquire())
+        {
+            rejected.IsAcquired.Should().BeFalse();
+            rejected.MetadataNames.Should().BeEmpty();
+        }
+
+        one.Dispose();
+        one.Dispose();
+        await EventuallyAsync(() => limiter.AttemptAcquire(0).IsAcquired, "the release reached Redis");
+        using var again = limiter.AttemptAcquire(2);
+        again.IsAcquired.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_PermitCountOutOfRange_ThrowsNamingIt()
+    {
+        using var multiplexer = await redis.ConnectAsync();
+        await using var limiter = new RedisRateLimiter(new() { OperationTimeout = Slow, ConnectionMultiplexer = multiplexer, Key = NewKey(), PermitsPerSecond = 5, Burst = 3 });
+
+        await FluentActions.Awaiting(() => limiter.AcquireAsync(4, Ct).AsTask())
+            .Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName("permitCount");
+        FluentActions.Invoking(() => limiter.AttemptAcquire(-1))
+            .Should().Throw<ArgumentOutOfRangeException>().WithParameterName("permitCount");
+    }
+
+    [Fact]
+    public async Task Dispose_WithWaiters_FailsThemAndRejectsNewAcquires()
+    {
+        var time = FakeClock.Create();
+        using var multiplexer = await redis.ConnectAsync();
+        var options = FakeClockOptions(multiplexer, time);
+        options.PermitsPerSecond = 1;
+        var limiter = new RedisRateLimiter(options);
+        (await limiter.AcquireAsync(Ct)).IsAcquired.Should().BeTrue();
+        var waiting = limiter.AcquireAsync(Ct).AsTask();
+        await EventuallyAsync(() => limiter.GetStatistics()!.CurrentQueuedCount == 1, "queued");
+
+        await limiter.DisposeAsync();
+        await limiter.DisposeAsync();
+
+        await FluentActions.Awaiting(() => waiting).Should().ThrowAsync<ObjectDisposedException>();
+        FluentActions.Invoking(() => limiter.AttemptAcquire()).Should().Throw<ObjectDisposedException>();
+    }
+
+    [Fact]
+    public async Task Constructor_CopiesTheOptions_LaterChangesDoNotApply()
+    {
+        using var multiplexer = await redis.ConnectAsync();
+        var options = new RedisRateLimiterOptions { OperationTimeout = Slow, ConnectionMultiplexer = multiplexer, Key = NewKey(), PermitsPerSecond = 0.01, Burst = 1 };
+        await using var limiter = new RedisRateLimiter(options);
+        options.Burst = 100;
+
+        limiter.AttemptAcquire().IsAcquired.Should().BeTrue();
+        limiter.AttemptAcquire().IsAcquired.Should().BeFalse();
+    }
+}
