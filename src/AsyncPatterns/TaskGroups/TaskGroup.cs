@@ -13,11 +13,15 @@ namespace AsyncPatterns.TaskGroups;
 /// </summary>
 /// <remarks>
 /// <para>Prefer <see cref="RunAsync(Func{TaskGroup, Task}, TaskGroupOptions?, CancellationToken)"/>: it sees an
-/// exception leaving the body. The <c>await using</c> form needs an explicit <see cref="WhenAllAsync"/>.</para>
+/// exception leaving the body. The <c>await using</c> form needs an explicit <see cref="WhenAllAsync"/>; without it,
+/// <see cref="DisposeAsync"/> throws the faults nobody has seen.</para>
 /// <para>Children always start on the thread pool, never inline on the caller's stack, and never on the caller's
 /// <see cref="SynchronizationContext"/>. An <see cref="OperationCanceledException"/> counts as cancellation only when
-/// the group's <see cref="Token"/> (or the caller's token) was cancelled; otherwise, such as an <c>HttpClient</c>
-/// timeout, it is a fault.</para>
+/// the token it carries is cancelled and is the group's <see cref="Token"/>, the caller's token, or a token linked
+/// from them; without a token or with one that is not cancelled, such as an <c>HttpClient</c> timeout, it is a fault,
+/// whatever the group's state at that moment.</para>
+/// <para>Children accepted before the first fault (fail-fast) but still waiting for a
+/// <see cref="TaskGroupOptions.MaxConcurrency"/> slot never run; their tasks end Canceled, as in Python's asyncio.</para>
 /// <para>Every public member is safe to call concurrently, from the body, from children or from other threads.</para>
 /// </remarks>
 public sealed class TaskGroup : IAsyncDisposable
@@ -154,7 +158,9 @@ public sealed class TaskGroup : IAsyncDisposable
     /// <see cref="TaskGroupOptions.Timeout"/>, <see cref="TaskGroupOptions.Name"/>); the mode is not used.</param>
     /// <param name="cancellationToken">Cancels the race.</param>
     /// <returns>The winner's result.</returns>
-    /// <exception cref="TaskGroupException">Every candidate faulted; the faults in the order they happened.</exception>
+    /// <exception cref="TaskGroupException">Every candidate faulted (the faults in the order they happened, named
+    /// <c>"candidate[i]"</c>), or disposing a loser's late result threw: the winner is then disposed, never leaked.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> ended the race; a result that arrived anyway is disposed.</exception>
     public static Task<T> RaceAsync<T>(IEnumerable<Func<CancellationToken, Task<T>>> candidates, TaskGroupOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(candidates);
@@ -186,7 +192,8 @@ public sealed class TaskGroup : IAsyncDisposable
     /// <param name="body">The work for one item; receives the group's token.</param>
     /// <param name="cancellationToken">Cancels the loop.</param>
     /// <returns>One result per item, in the order of <paramref name="source"/>.</returns>
-    /// <exception cref="TaskGroupException">A body or the enumeration faulted (the rest was cancelled).</exception>
+    /// <exception cref="TaskGroupException">A body or the enumeration faulted (the rest was cancelled), or the source's
+    /// <c>Dispose</c> threw (reported after the loop's faults, named <c>"(source)"</c>). A source that threw is never called again.</exception>
     public static Task<IReadOnlyList<TResult>> ForEachAsync<TSource, TResult>(
         IEnumerable<TSource> source, int maxConcurrency, Func<TSource, CancellationToken, Task<TResult>> body, CancellationToken cancellationToken = default)
     {
@@ -207,7 +214,8 @@ public sealed class TaskGroup : IAsyncDisposable
     /// <param name="body">The work for one item; receives the group's token.</param>
     /// <param name="cancellationToken">Cancels the loop.</param>
     /// <returns>One result per item, in the order of <paramref name="source"/>.</returns>
-    /// <exception cref="TaskGroupException">A body or the enumeration faulted (the rest was cancelled).</exception>
+    /// <exception cref="TaskGroupException">A body or the enumeration faulted (the rest was cancelled), or the source's
+    /// <c>DisposeAsync</c> threw (reported after the loop's faults, named <c>"(source)"</c>). A source that threw is never called again.</exception>
     public static Task<IReadOnlyList<TResult>> ForEachAsync<TSource, TResult>(
         IAsyncEnumerable<TSource> source, int maxConcurrency, Func<TSource, CancellationToken, Task<TResult>> body, CancellationToken cancellationToken = default)
     {
@@ -272,7 +280,8 @@ public sealed class TaskGroup : IAsyncDisposable
     /// <param name="work">The child: calls its first argument once, when ready; receives a token cancelled by the group,
     /// and by <paramref name="cancellationToken"/> until the signal.</param>
     /// <param name="name">A name for <see cref="TaskGroupFault.ChildName"/>.</param>
-    /// <param name="cancellationToken">Cancels the child while it is not yet ready.</param>
+    /// <param name="cancellationToken">Cancels the child while it is not yet ready; while it waits for a
+    /// <see cref="TaskGroupOptions.MaxConcurrency"/> slot, it leaves the queue at once and never runs.</param>
     /// <returns>The signalled value.</returns>
     /// <exception cref="InvalidOperationException">The child finished without signalling, or the group has completed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> or the group was cancelled before the signal.</exception>
