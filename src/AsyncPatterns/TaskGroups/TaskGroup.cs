@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using AsyncPatterns.Internal;
 using AsyncPatterns.TaskGroups.Internal;
 
 namespace AsyncPatterns.TaskGroups;
@@ -11,11 +13,15 @@ namespace AsyncPatterns.TaskGroups;
 /// </summary>
 /// <remarks>
 /// <para>Prefer <see cref="RunAsync(Func{TaskGroup, Task}, TaskGroupOptions?, CancellationToken)"/>: it sees an
-/// exception leaving the body. The <c>await using</c> form needs an explicit <see cref="WhenAllAsync"/>.</para>
+/// exception leaving the body. The <c>await using</c> form needs an explicit <see cref="WhenAllAsync"/>; without it,
+/// <see cref="DisposeAsync"/> throws the faults nobody has seen.</para>
 /// <para>Children always start on the thread pool, never inline on the caller's stack, and never on the caller's
 /// <see cref="SynchronizationContext"/>. An <see cref="OperationCanceledException"/> counts as cancellation only when
-/// the group's <see cref="Token"/> (or the caller's token) was cancelled; otherwise, such as an <c>HttpClient</c>
-/// timeout, it is a fault.</para>
+/// the token it carries is cancelled and is the group's <see cref="Token"/>, the caller's token, or a token linked
+/// from them; without a token or with one that is not cancelled, such as an <c>HttpClient</c> timeout, it is a fault,
+/// whatever the group's state at that moment.</para>
+/// <para>Children accepted before the first fault (fail-fast) but still waiting for a
+/// <see cref="TaskGroupOptions.MaxConcurrency"/> slot never run; their tasks end Canceled, as in Python's asyncio.</para>
 /// <para>Every public member is safe to call concurrently, from the body, from children or from other threads.</para>
 /// </remarks>
 public sealed class TaskGroup : IAsyncDisposable
@@ -25,13 +31,20 @@ public sealed class TaskGroup : IAsyncDisposable
     private const int ReasonExplicit = 2;
     private const int ReasonCaller = 3;
     private const int ReasonTimeout = 4;
+    private const int OwnerHeld = 0;
+    private const int OwnerReleasedByWhenAll = 1;
+    private const int OwnerReleasedByDispose = 2;
     private const string BodyName = "(body)";
+    private const string TokenCallbackName = "(token callback)";
+    private static readonly object s_reportedMarker = new();
 
     private readonly CancellationTokenSource _cts = new();
     private readonly CancellationToken _callerToken;
     private readonly CancellationTokenRegistration _callerRegistration;
     private readonly ITimer? _timer;
     private readonly TimeSpan? _timeout;
+    private readonly TimeProvider? _timeProvider;
+    private readonly long _startedAt;
     private readonly TaskGroupMode _mode;
     private readonly int _maxConcurrency;
     private readonly Func<TaskGroupFault, bool>? _onChildFaulted;
@@ -39,9 +52,11 @@ public sealed class TaskGroup : IAsyncDisposable
     private readonly bool _ownedByRunAsync;
     private readonly object _lock = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private Queue<IThreadPoolWorkItem>? _queue;
-    private List<Exception>? _faults;
-    private HashSet<Exception>? _reported;
+    private LinkedList<IThreadPoolWorkItem>? _queue;
+    private List<TaskGroupFault>? _faults;
+    private HashSet<Exception>? _reported; // the faults in _faults: retained for the final report anyway
+    private ConditionalWeakTable<Exception, object>? _handled; // faults OnChildFaulted handled: weak, so never retained
+    private bool _completed;
     private int _running;
     private int _pending = 1; // the body (or the owner of an await-using group) plus every unfinished child
     private int _cancelReason;
@@ -76,7 +91,10 @@ public sealed class TaskGroup : IAsyncDisposable
             _timeout = options.Timeout;
             if (_timeout is { } timeout)
             {
-                _timer = options.TimeProvider.CreateTimer(static state => ((TaskGroup)state!).CancelCore(ReasonTimeout), this, timeout, System.Threading.Timeout.InfiniteTimeSpan);
+                // A timer holds at most TimerLimits.MaxDueTime (about 49.7 days): a longer timeout re-arms it for what remains.
+                _timeProvider = options.TimeProvider;
+                _startedAt = _timeProvider.GetTimestamp();
+                _timer = _timeProvider.CreateTimer(static state => ((TaskGroup)state!).OnTimer(), this, Min(timeout, TimerLimits.MaxDueTime), System.Threading.Timeout.InfiniteTimeSpan);
             }
         }
         else
@@ -140,7 +158,9 @@ public sealed class TaskGroup : IAsyncDisposable
     /// <see cref="TaskGroupOptions.Timeout"/>, <see cref="TaskGroupOptions.Name"/>); the mode is not used.</param>
     /// <param name="cancellationToken">Cancels the race.</param>
     /// <returns>The winner's result.</returns>
-    /// <exception cref="TaskGroupException">Every candidate faulted; the faults in the order they happened.</exception>
+    /// <exception cref="TaskGroupException">Every candidate faulted (the faults in the order they happened, named
+    /// <c>"candidate[i]"</c>), or disposing a loser's late result threw: the winner is then disposed, never leaked.</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> ended the race; a result that arrived anyway is disposed.</exception>
     public static Task<T> RaceAsync<T>(IEnumerable<Func<CancellationToken, Task<T>>> candidates, TaskGroupOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(candidates);
@@ -172,7 +192,8 @@ public sealed class TaskGroup : IAsyncDisposable
     /// <param name="body">The work for one item; receives the group's token.</param>
     /// <param name="cancellationToken">Cancels the loop.</param>
     /// <returns>One result per item, in the order of <paramref name="source"/>.</returns>
-    /// <exception cref="TaskGroupException">A body or the enumeration faulted (the rest was cancelled).</exception>
+    /// <exception cref="TaskGroupException">A body or the enumeration faulted (the rest was cancelled), or the source's
+    /// <c>Dispose</c> threw (reported after the loop's faults, named <c>"(source)"</c>). A source that threw is never called again.</exception>
     public static Task<IReadOnlyList<TResult>> ForEachAsync<TSource, TResult>(
         IEnumerable<TSource> source, int maxConcurrency, Func<TSource, CancellationToken, Task<TResult>> body, CancellationToken cancellationToken = default)
     {
@@ -193,7 +214,8 @@ public sealed class TaskGroup : IAsyncDisposable
     /// <param name="body">The work for one item; receives the group's token.</param>
     /// <param name="cancellationToken">Cancels the loop.</param>
     /// <returns>One result per item, in the order of <paramref name="source"/>.</returns>
-    /// <exception cref="TaskGroupException">A body or the enumeration faulted (the rest was cancelled).</exception>
+    /// <exception cref="TaskGroupException">A body or the enumeration faulted (the rest was cancelled), or the source's
+    /// <c>DisposeAsync</c> threw (reported after the loop's faults, named <c>"(source)"</c>). A source that threw is never called again.</exception>
     public static Task<IReadOnlyList<TResult>> ForEachAsync<TSource, TResult>(
         IAsyncEnumerable<TSource> source, int maxConcurrency, Func<TSource, CancellationToken, Task<TResult>> body, CancellationToken cancellationToken = default)
     {
@@ -258,7 +280,8 @@ public sealed class TaskGroup : IAsyncDisposable
     /// <param name="work">The child: calls its first argument once, when ready; receives a token cancelled by the group,
     /// and by <paramref name="cancellationToken"/> until the signal.</param>
     /// <param name="name">A name for <see cref="TaskGroupFault.ChildName"/>.</param>
-    /// <param name="cancellationToken">Cancels the child while it is not yet ready.</param>
+    /// <param name="cancellationToken">Cancels the child while it is not yet ready; while it waits for a
+    /// <see cref="TaskGroupOptions.MaxConcurrency"/> slot, it leaves the queue at once and never runs.</param>
     /// <returns>The signalled value.</returns>
     /// <exception cref="InvalidOperationException">The child finished without signalling, or the group has completed.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> or the group was cancelled before the signal.</exception>
@@ -277,11 +300,15 @@ public sealed class TaskGroup : IAsyncDisposable
     }
 
     /// <summary>Stops the group gracefully: cancels <see cref="Token"/>; the group then completes normally unless something faulted.</summary>
+    /// <remarks>A callback registered on <see cref="Token"/> that throws is a fault of the group (named <c>"(token callback)"</c>).
+    /// Once the group has completed its report is out, so such an exception is thrown from this call instead.</remarks>
+    /// <exception cref="AggregateException">The group has completed and callbacks registered on <see cref="Token"/> threw.</exception>
     public void Cancel() => CancelCore(ReasonExplicit);
 
     /// <summary>
     /// For the <c>await using</c> form: ends the owner's part and waits for every child, with the same outcome as
     /// <see cref="RunAsync(Func{TaskGroup, Task}, TaskGroupOptions?, CancellationToken)"/>. Calling it again returns the same task.
+    /// Once it has been called, the faults are its to report: <see cref="DisposeAsync"/> no longer throws them.
     /// </summary>
     /// <returns>A task that completes when every child has finished.</returns>
     /// <exception cref="TaskGroupException">One or more children faulted.</exception>
@@ -295,17 +322,23 @@ public sealed class TaskGroup : IAsyncDisposable
             throw new InvalidOperationException("WhenAllAsync is for groups created with 'new TaskGroup(...)': RunAsync already waits for this group's children.");
         }
 
-        ReleaseOwner();
+        ReleaseOwner(OwnerReleasedByWhenAll);
         return _completion.Task;
     }
 
     /// <summary>
-    /// Waits for the children. If <see cref="WhenAllAsync"/> was not called (an exception is leaving the
-    /// <c>await using</c> block), the group is cancelled first. Never throws: faults are reported by
-    /// <see cref="WhenAllAsync"/>, and throwing here would hide the exception leaving the block. Idempotent.
+    /// Waits for the children. If <see cref="WhenAllAsync"/> was not called, the group is cancelled first, and faults
+    /// nobody has seen are thrown here: a <see cref="TaskGroupException"/>, as Python's asyncio raises from
+    /// <c>__aexit__</c>. C# gives <c>DisposeAsync</c> no way to see an exception already leaving the <c>await using</c>
+    /// block, so when the group also has unseen faults the <see cref="TaskGroupException"/> replaces that exception
+    /// (a fault is never lost silently; <see cref="RunAsync(Func{TaskGroup, Task}, TaskGroupOptions?, CancellationToken)"/>
+    /// reports both). Without faults it never throws, so an exception leaving the block passes unchanged; a
+    /// cancellation or timeout is not thrown here either. After <see cref="WhenAllAsync"/>, it never throws: the faults
+    /// were that method's to report. Idempotent: only the first call throws.
     /// Does nothing for a group created by <see cref="RunAsync(Func{TaskGroup, Task}, TaskGroupOptions?, CancellationToken)"/>, which owns its lifetime.
     /// </summary>
     /// <returns>A task that completes when every child has finished.</returns>
+    /// <exception cref="TaskGroupException">A child faulted and <see cref="WhenAllAsync"/> was never called.</exception>
     public async ValueTask DisposeAsync()
     {
         if (_ownedByRunAsync)
@@ -313,32 +346,54 @@ public sealed class TaskGroup : IAsyncDisposable
             return; // RunAsync owns this group's lifetime; waiting here, inside its body, would never end.
         }
 
-        if (Volatile.Read(ref _ownerReleased) == 0)
+        var reportsFaults = false;
+        if (Interlocked.CompareExchange(ref _ownerReleased, OwnerReleasedByDispose, OwnerHeld) == OwnerHeld)
         {
+            reportsFaults = true;
             Cancel();
-            ReleaseOwner();
+            Exit();
         }
 
         try
         {
             await _completion.Task.ConfigureAwait(false);
         }
+        catch (TaskGroupException) when (reportsFaults)
+        {
+            throw; // nobody awaited WhenAllAsync: this is the only place the faults can surface
+        }
         catch (Exception ex) when (ex is TaskGroupException or OperationCanceledException or TimeoutException)
         {
-            // Reported by WhenAllAsync; deliberately not rethrown from DisposeAsync.
+            // Reported by WhenAllAsync, or a cancellation: an exception leaving the block stays the one the caller sees.
         }
     }
 
-    internal bool IsCancellation(CancellationToken childToken) =>
-        childToken.IsCancellationRequested || Token.IsCancellationRequested || _callerToken.IsCancellationRequested;
+    /// <summary>
+    /// The rule for "is this a cancellation?", decided by the token the exception carries: an
+    /// <see cref="OperationCanceledException"/> is a cancellation only when its token is cancelled and it is the
+    /// child's token, the group's or the caller's, or, for a token linked from them, the child's token is cancelled
+    /// too (a linked token is cancelled only after its source). An exception without a token, or with a token that is
+    /// not cancelled, is always a fault, whatever the group's state.
+    /// </summary>
+    internal bool IsCancellation(Exception exception, CancellationToken childToken)
+    {
+        if (exception is not OperationCanceledException { CancellationToken: var carried } || !carried.IsCancellationRequested)
+        {
+            return false;
+        }
+
+        return carried == childToken || carried == Token || carried == _callerToken
+            || childToken.IsCancellationRequested || Token.IsCancellationRequested;
+    }
 
     internal void ReportFault(Exception exception, string? childName)
     {
+        // The body (or a child) that awaits a faulted child rethrows the same exception: it is one fault. Faults kept
+        // for the report are remembered with them; handled ones in a weak table, so a long-lived supervisor holds no
+        // memory for the faults it has handled.
         lock (_lock)
         {
-            // The body (or a child) that awaits a faulted child rethrows the same exception: it is one fault.
-            _reported ??= new HashSet<Exception>(ReferenceEqualityComparer.Instance);
-            if (!_reported.Add(exception))
+            if (_reported?.Contains(exception) == true)
             {
                 return;
             }
@@ -346,6 +401,12 @@ public sealed class TaskGroup : IAsyncDisposable
 
         if (_onChildFaulted is not null)
         {
+            var handledFaults = LazyInitializer.EnsureInitialized(ref _handled, static () => new ConditionalWeakTable<Exception, object>());
+            if (handledFaults.TryGetValue(exception, out _))
+            {
+                return;
+            }
+
             bool handled;
             try
             {
@@ -353,19 +414,20 @@ public sealed class TaskGroup : IAsyncDisposable
             }
             catch (Exception handlerException)
             {
-                AddFault(exception);
-                AddFault(handlerException);
+                // Contained: the handler's exception is reported beside the fault it was handling.
+                AddFault(exception, childName);
+                AddFault(handlerException, childName);
                 return;
             }
 
             if (handled)
             {
+                handledFaults.AddOrUpdate(exception, s_reportedMarker);
                 return;
             }
         }
 
-        AddFault(exception);
-        if (_mode == TaskGroupMode.FailFast)
+        if (AddFault(exception, childName) && _mode == TaskGroupMode.FailFast)
         {
             CancelCore(ReasonFault);
         }
@@ -378,9 +440,10 @@ public sealed class TaskGroup : IAsyncDisposable
             IThreadPoolWorkItem? next = null;
             lock (_lock)
             {
-                if (_queue is { Count: > 0 })
+                if (_queue?.First is { } first)
                 {
-                    next = _queue.Dequeue(); // the slot passes to the next queued child
+                    _queue.Remove(first);
+                    next = first.Value; // the slot passes to the next queued child
                 }
                 else
                 {
@@ -396,6 +459,30 @@ public sealed class TaskGroup : IAsyncDisposable
 
         Exit();
     }
+
+    /// <summary>
+    /// Takes a child that waits for a slot out of the queue (its <c>StartAsync</c> token was cancelled); the caller
+    /// then completes it and calls <see cref="OnQueuedChildRemoved"/>.
+    /// </summary>
+    /// <returns><see langword="false"/> when the child is not queued (it has started, or was never queued).</returns>
+    internal bool TryRemoveQueued<T>(TaskGroupChild<T> child)
+    {
+        lock (_lock)
+        {
+            if (child.QueueNode is not { } node || node.List is null || node.List != _queue)
+            {
+                return false;
+            }
+
+            _queue.Remove(node);
+            return true;
+        }
+    }
+
+    /// <summary>Ends the part of a child taken out of the queue by <see cref="TryRemoveQueued"/>: it held no slot.</summary>
+    internal void OnQueuedChildRemoved() => Exit();
+
+    private static TimeSpan Min(TimeSpan a, TimeSpan b) => a < b ? a : b;
 
     private bool Start<T>(TaskGroupChild<T> child, bool tryOnly)
     {
@@ -421,9 +508,16 @@ public sealed class TaskGroup : IAsyncDisposable
                     Exit();
                     return false;
                 }
+                else if (child.IsAbandoned)
+                {
+                    // Its StartAsync token was cancelled before it could be queued: it never waits for a slot.
+                    child.CompleteWithoutRunning();
+                    Exit();
+                    return true;
+                }
                 else
                 {
-                    (_queue ??= new Queue<IThreadPoolWorkItem>()).Enqueue(child);
+                    child.QueueNode = (_queue ??= new LinkedList<IThreadPoolWorkItem>()).AddLast(child);
                     return true;
                 }
             }
@@ -463,9 +557,9 @@ public sealed class TaskGroup : IAsyncDisposable
         }
     }
 
-    private void ReleaseOwner()
+    private void ReleaseOwner(int how)
     {
-        if (Interlocked.Exchange(ref _ownerReleased, 1) == 0)
+        if (Interlocked.CompareExchange(ref _ownerReleased, how, OwnerHeld) == OwnerHeld)
         {
             Exit();
         }
@@ -493,23 +587,53 @@ public sealed class TaskGroup : IAsyncDisposable
         }
         catch (Exception ex)
         {
-            if (ex is not OperationCanceledException || !IsCancellation(default))
+            if (!IsCancellation(ex, Token))
             {
                 ReportFault(ex, BodyName);
             }
         }
 
-        ReleaseOwner();
+        ReleaseOwner(OwnerReleasedByWhenAll);
         await _completion.Task.ConfigureAwait(false);
         return result;
     }
 
-    private void AddFault(Exception exception)
+    /// <summary>Records a fault for the final report; <see langword="false"/> when it is already there or the group has completed.</summary>
+    private bool AddFault(Exception exception, string? childName)
     {
         lock (_lock)
         {
-            (_faults ??= []).Add(exception);
+            if (_completed || !(_reported ??= new HashSet<Exception>(ReferenceEqualityComparer.Instance)).Add(exception))
+            {
+                return false;
+            }
+
+            (_faults ??= []).Add(new TaskGroupFault(exception, childName, _name));
+            return true;
         }
+    }
+
+    private void OnTimer()
+    {
+        if (_timeout > TimerLimits.MaxDueTime)
+        {
+            var remaining = _timeout.Value - _timeProvider!.GetElapsedTime(_startedAt);
+            if (remaining > TimeSpan.Zero)
+            {
+                try
+                {
+                    _timer?.Change(Min(remaining, TimerLimits.MaxDueTime), System.Threading.Timeout.InfiniteTimeSpan);
+                }
+                catch (ObjectDisposedException)
+                {
+                    // The group completed meanwhile: nothing left to time out.
+                }
+
+                return;
+            }
+        }
+
+        CancelCore(ReasonTimeout);
     }
 
     private void CancelCore(int reason)
@@ -526,7 +650,12 @@ public sealed class TaskGroup : IAsyncDisposable
         catch (AggregateException ex)
         {
             // A callback registered on Token threw: that is a fault of the group's code, not a cancellation.
-            AddFault(ex.InnerExceptions.Count == 1 ? ex.InnerExceptions[0] : ex);
+            var fault = ex.InnerExceptions.Count == 1 ? ex.InnerExceptions[0] : ex;
+            if (!AddFault(fault, TokenCallbackName) && reason == ReasonExplicit)
+            {
+                // The group has completed, so its report is out: the caller of Cancel() is the one left to tell.
+                throw;
+            }
         }
     }
 
@@ -535,18 +664,16 @@ public sealed class TaskGroup : IAsyncDisposable
         _callerRegistration.Unregister();
         _timer?.Dispose();
 
-        List<Exception>? faults;
+        List<TaskGroupFault>? faults;
         lock (_lock)
         {
+            _completed = true;
             faults = _faults;
         }
 
         if (faults is { Count: > 0 })
         {
-            var message = _name is null
-                ? $"{faults.Count} fault(s) in the task group; the first: {faults[0].Message}"
-                : $"{faults.Count} fault(s) in the task group '{_name}'; the first: {faults[0].Message}";
-            _completion.TrySetException(new TaskGroupException(message, faults));
+            _completion.TrySetException(TaskGroupException.Create(TaskGroupException.Subject("task group", _name), faults));
             return;
         }
 

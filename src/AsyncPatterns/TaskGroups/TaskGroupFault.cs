@@ -1,6 +1,7 @@
 namespace AsyncPatterns.TaskGroups;
 
-/// <summary>A fault of a child or of the body of a <see cref="TaskGroup"/>, as passed to <see cref="TaskGroupOptions.OnChildFaulted"/>.</summary>
+/// <summary>A fault of a child or of the body of a <see cref="TaskGroup"/>, as passed to <see cref="TaskGroupOptions.OnChildFaulted"/>
+/// and listed in <see cref="TaskGroupException.Faults"/>.</summary>
 public sealed class TaskGroupFault
 {
     internal TaskGroupFault(Exception exception, string? childName, string? groupName)

@@ -43,7 +43,8 @@ public sealed class TaskGroupOptions
 
     /// <summary>How long the group may run, measured on <see cref="TimeProvider"/> from its creation. When it elapses
     /// the group cancels its children and, unless a child faulted, throws <see cref="TimeoutException"/>.</summary>
-    /// <value>Default <see langword="null"/>: no timeout. Must be positive when set; <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> means none.</value>
+    /// <value>Default <see langword="null"/>: no timeout. Must be positive when set; <see cref="System.Threading.Timeout.InfiniteTimeSpan"/> means none.
+    /// Any length is supported: beyond the longest due time a timer holds (about 49.7 days) the timer is re-armed for what remains.</value>
     public TimeSpan? Timeout
     {
         get => _timeout;

@@ -145,4 +145,191 @@ public sealed class TaskGroupStressTests
         var late = () => { _ = captured!.Run(_ => Task.CompletedTask); };
         late.Should().Throw<InvalidOperationException>();
     }
+
+    [Fact]
+    public Task RunAsync_TokenlessCancellationRacingCancel_IsAlwaysAFault() =>
+        StressHarness.RunAsync(Name, ciRounds: 200, async seed =>
+        {
+            var random = new Random(seed);
+            var fault = new OperationCanceledException($"nobody asked for this ({Name}, seed {seed})");
+            var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var spin = random.Next(0, 200);
+
+            var run = TaskGroup.RunAsync(group =>
+            {
+                _ = group.Run(async _ =>
+                {
+                    await go.Task;
+                    throw fault;
+                }, "ignorer");
+                _ = group.Run(async _ =>
+                {
+                    await go.Task;
+                    for (var i = 0; i < spin; i++)
+                    {
+                        Thread.SpinWait(10);
+                    }
+
+                    group.Cancel();
+                });
+                go.SetResult();
+                return Task.CompletedTask;
+            }, cancellationToken: TestContext.Current.CancellationToken);
+
+            var thrown = await StressHarness.BoundedAsync(run.ContinueWith(t => t.Exception?.InnerException, TaskScheduler.Default), "the group");
+            thrown.Should().BeOfType<TaskGroupException>("an exception without the group's token is a fault, however Cancel() races it")
+                .Which.Faults.Should().ContainSingle().Which.Exception.Should().BeSameAs(fault);
+        });
+
+    [Fact]
+    public Task RunAsync_CallerCancellationRacingCancelAndFaults_EndsWithTheDocumentedOutcome() =>
+        StressHarness.RunAsync(Name, ciRounds: 100, async seed =>
+        {
+            var random = new Random(seed);
+            using var caller = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+            var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var faults = random.Next(2) == 0 ? 0 : random.Next(1, 4);
+            var children = 20;
+            var thrown = new ConcurrentBag<int>();
+            Task[] tasks = [];
+
+            var run = TaskGroup.RunAsync(group =>
+            {
+                tasks = [.. Enumerable.Range(0, children).Select(id => group.Run(async token =>
+                {
+                    await go.Task;
+                    if (id < faults)
+                    {
+                        thrown.Add(id);
+                        throw new StressFault(Name, seed, id);
+                    }
+
+                    await StressHarness.WhenCancelledAsync(token);
+                }))];
+                _ = group.Run(async _ =>
+                {
+                    await go.Task;
+                    group.Cancel();
+                });
+                _ = group.Run(async _ =>
+                {
+                    await go.Task;
+                    await caller.CancelAsync();
+                });
+                go.SetResult();
+                return Task.CompletedTask;
+            }, new TaskGroupOptions { Mode = random.Next(2) == 0 ? TaskGroupMode.FailFast : TaskGroupMode.Supervisor }, caller.Token);
+
+            var outcome = await StressHarness.BoundedAsync(run.ContinueWith(t => t.Exception?.InnerException ?? (t.IsCanceled ? new TaskCanceledException(t) : null), TaskScheduler.Default), "the group");
+            tasks.Should().OnlyContain(t => t.IsCompleted);
+            if (!thrown.IsEmpty)
+            {
+                // A child that a cancellation reached before it started never ran; every one that threw is reported once.
+                outcome.Should().BeOfType<TaskGroupException>().Which.InnerExceptions.Select(e => ((StressFault)e).Id)
+                    .Should().BeEquivalentTo(thrown);
+            }
+            else if (outcome is not null)
+            {
+                // Whichever cancellation came first decides: the caller's gives its token, Cancel() a normal end.
+                outcome.Should().BeAssignableTo<OperationCanceledException>();
+            }
+        });
+
+    [Fact]
+    public Task RunAsync_ThrowingFaultHandlerAndTokenCallbacks_EveryFaultAndHandlerErrorReportedNoHang() =>
+        StressHarness.RunAsync(Name, ciRounds: 20, async seed =>
+        {
+            var random = new Random(seed);
+            var children = random.Next(100, 300);
+            var plans = Enumerable.Range(0, children).Select(_ => random.Next(4)).ToArray(); // 0 ok, 1 handled, 2 unhandled, 3 handler throws
+            var handlerCalls = 0;
+            var options = new TaskGroupOptions
+            {
+                Mode = TaskGroupMode.Supervisor,
+                MaxConcurrency = random.Next(1, 8),
+                OnChildFaulted = fault =>
+                {
+                    Interlocked.Increment(ref handlerCalls);
+                    var id = ((StressFault)fault.Exception).Id;
+                    return plans[id] switch
+                    {
+                        1 => true,
+                        2 => false,
+                        _ => throw new StressFault(Name, seed, children + id),
+                    };
+                },
+            };
+
+            Task[] tasks = [];
+            var run = TaskGroup.RunAsync(group =>
+            {
+                group.Token.Register(() => throw new StressFault(Name, seed, -1));
+                tasks = [.. Enumerable.Range(0, children).Select(id => group.Run(async _ =>
+                {
+                    await Task.Yield();
+                    if (plans[id] != 0)
+                    {
+                        throw new StressFault(Name, seed, id);
+                    }
+                }, "child-" + id))];
+                _ = group.Run(async _ =>
+                {
+                    await Task.Yield();
+                    group.Cancel(); // the token callback throws: a fault of the group
+                });
+                return Task.CompletedTask;
+            }, options, TestContext.Current.CancellationToken);
+
+            var thrown = await StressHarness.BoundedAsync(run.ContinueWith(t => t.Exception?.InnerException, TaskScheduler.Default), "the group");
+            tasks.Should().OnlyContain(t => t.IsCompleted);
+            var ran = Enumerable.Range(0, children).Where(id => !tasks[id].IsCanceled).ToList();
+            var expected = ran.Where(id => plans[id] == 2).Concat(ran.Where(id => plans[id] == 3).SelectMany(id => new[] { id, children + id })).Append(-1);
+            var reported = thrown.Should().BeOfType<TaskGroupException>().Subject;
+            reported.InnerExceptions.Select(e => ((StressFault)e).Id).Should().BeEquivalentTo(expected);
+            reported.Faults.Single(f => ((StressFault)f.Exception).Id == -1).ChildName.Should().Be("(token callback)");
+            handlerCalls.Should().Be(ran.Count(id => plans[id] != 0));
+        });
+
+    [Fact]
+    public async Task Supervisor_ManyHandledFaultsAndSuccessesInOneLongLivedGroup_RetainedMemoryDoesNotGrow()
+    {
+        var group = new TaskGroup(
+            new TaskGroupOptions { Mode = TaskGroupMode.Supervisor, OnChildFaulted = _ => true },
+            TestContext.Current.CancellationToken);
+
+        async Task BatchAsync(int count)
+        {
+            var batch = new Task[count];
+            for (var i = 0; i < count; i++)
+            {
+                batch[i] = i % 2 == 0
+                    ? group.Run(_ => Task.FromException(new StressFault(Name, 0, i)))
+                    : group.Run(_ => Task.CompletedTask);
+            }
+
+            await StressHarness.BoundedAsync(Task.WhenAll(batch).ContinueWith(_ => { }, TaskScheduler.Default), "a batch of children");
+        }
+
+        await BatchAsync(20_000); // warm-up: the group's own structures reach their steady size
+        var before = RetainedBytes();
+        for (var round = 0; round < 5; round++)
+        {
+            await BatchAsync(40_000);
+        }
+
+        var after = RetainedBytes();
+
+        (after - before).Should().BeLessThan(4 * 1024 * 1024, "200,000 more completed children, half of them handled faults, retain nothing in the group");
+        group.Cancel();
+        await StressHarness.BoundedAsync(group.WhenAllAsync(), "the group");
+        GC.KeepAlive(group);
+    }
+
+    private static long RetainedBytes()
+    {
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        return GC.GetTotalMemory(forceFullCollection: true);
+    }
 }

@@ -27,6 +27,12 @@ internal class TaskGroupChild<T> : TaskCompletionSource<T>, IThreadPoolWorkItem
 
     public string? Name { get; }
 
+    /// <summary>The child's place in the group's queue while it waits for a slot (set and cleared under the group's lock).</summary>
+    public LinkedListNode<IThreadPoolWorkItem>? QueueNode { get; set; }
+
+    /// <summary>Whether the child must not wait for a slot: nobody is waiting for it any more.</summary>
+    public virtual bool IsAbandoned => false;
+
     /// <summary>The token the delegate receives.</summary>
     protected virtual CancellationToken ChildToken => Group.Token;
 
@@ -110,20 +116,12 @@ internal class TaskGroupChild<T> : TaskCompletionSource<T>, IThreadPoolWorkItem
             return;
         }
 
-        if (inner.IsCanceled && Group.IsCancellation(token))
-        {
-            OnEnded(canceled: true);
-            TrySetCanceled(token);
-            Group.OnChildFinished();
-            return;
-        }
-
         Finish(ExceptionOf(inner), token);
     }
 
     private void Finish(Exception exception, CancellationToken token)
     {
-        if (exception is OperationCanceledException && Group.IsCancellation(token))
+        if (Group.IsCancellation(exception, token))
         {
             OnEnded(canceled: true);
             TrySetCanceled(token);

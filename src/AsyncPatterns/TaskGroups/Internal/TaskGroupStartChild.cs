@@ -3,7 +3,8 @@ namespace AsyncPatterns.TaskGroups.Internal;
 /// <summary>
 /// A child started with <see cref="TaskGroup.StartAsync{TReady}"/> (Trio's <c>nursery.start</c>): until it signals
 /// ready, its faults and cancellation belong to the caller of <c>StartAsync</c>, whose token cancels it; after the
-/// signal it is an ordinary child of the group.
+/// signal it is an ordinary child of the group. Cancelled while it waits for a slot
+/// (<see cref="TaskGroupOptions.MaxConcurrency"/>), it leaves the queue at once and never runs.
 /// </summary>
 internal sealed class TaskGroupStartChild<TReady> : TaskGroupChild<VoidResult>
 {
@@ -24,13 +25,15 @@ internal sealed class TaskGroupStartChild<TReady> : TaskGroupChild<VoidResult>
         _signal = Signal;
         if (startToken.CanBeCanceled)
         {
-            _startRegistration = startToken.UnsafeRegister(static state => CancelQuietly((CancellationTokenSource)state!), _cts);
+            _startRegistration = startToken.UnsafeRegister(static state => ((TaskGroupStartChild<TReady>)state!).OnStartCancelled(), this);
         }
     }
 
     public Task<TReady> Ready => _ready.Task;
 
     protected override CancellationToken ChildToken => _cts.Token;
+
+    public override bool IsAbandoned => _startToken.IsCancellationRequested;
 
     public override void CompleteWithoutRunning()
     {
@@ -73,11 +76,20 @@ internal sealed class TaskGroupStartChild<TReady> : TaskGroupChild<VoidResult>
         _cts.Dispose();
     }
 
-    private static void CancelQuietly(CancellationTokenSource source)
+    private void OnStartCancelled()
     {
+        if (Group.TryRemoveQueued(this))
+        {
+            // Still waiting for a slot: it leaves the queue now and never runs.
+            OnEnded(canceled: true);
+            TrySetCanceled(_startToken);
+            Group.OnQueuedChildRemoved();
+            return;
+        }
+
         try
         {
-            source.Cancel();
+            _cts.Cancel();
         }
         catch (ObjectDisposedException)
         {
