@@ -14,7 +14,7 @@ public sealed class ConnectionPoolOptions<TConnection>
     private static readonly TimeSpan s_maxTimeout = TimeSpan.FromMilliseconds(int.MaxValue);
 
     /// <summary>Gets or sets the hook that creates and opens a new connection. Required.</summary>
-    /// <value>No default: the pool cannot be built without it. The token is cancelled when the caller who asked for the connection gives up, the acquire timeout passes or the pool is disposed.</value>
+    /// <value>No default: the pool cannot be built without it. For a caller's connection the token is cancelled when that caller gives up or its acquire timeout passes; for the background MinSize refill, when the pool is disposed (a refill whose hook ignores the token still stops before its next create, and the connection it returns is destroyed).</value>
     public Func<CancellationToken, ValueTask<TConnection>>? CreateAsync { get; set; }
 
     /// <summary>
