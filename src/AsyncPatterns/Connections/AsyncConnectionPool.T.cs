@@ -5,7 +5,8 @@ namespace AsyncPatterns.Connections;
 /// <summary>
 /// An asynchronous pool of expensive connections (database, message broker, custom protocol): it creates them on
 /// demand up to <see cref="ConnectionPoolOptions{TConnection}.MaxSize"/>, serves waiting callers strictly first come
-/// first served, never hands out an expired or (when validation is configured) a dead connection, retires idle ones
+/// first served, never hands out an expired connection, one that fails its cheap
+/// <see cref="ConnectionPoolOptions{TConnection}.IsUsable"/> check or (when validation is configured) a dead one, retires idle ones
 /// down to <see cref="ConnectionPoolOptions{TConnection}.MinSize"/>, and shuts down without hanging.
 /// Every member is safe to call concurrently.
 /// </summary>

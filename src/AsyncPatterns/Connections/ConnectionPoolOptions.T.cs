@@ -14,8 +14,19 @@ public sealed class ConnectionPoolOptions<TConnection>
     private static readonly TimeSpan s_maxTimeout = TimeSpan.FromMilliseconds(int.MaxValue);
 
     /// <summary>Gets or sets the hook that creates and opens a new connection. Required.</summary>
-    /// <value>No default: the pool cannot be built without it. The token is cancelled when the caller who asked for the connection gives up, the acquire timeout passes or the pool is disposed.</value>
+    /// <value>No default: the pool cannot be built without it. For a caller's connection the token is cancelled when that caller gives up or its acquire timeout passes; for the background MinSize refill, when the pool is disposed (a refill whose hook ignores the token still stops before its next create, and the connection it returns is destroyed).</value>
     public Func<CancellationToken, ValueTask<TConnection>>? CreateAsync { get; set; }
+
+    /// <summary>
+    /// Gets or sets the cheap, synchronous check (no round trip) of whether a connection can still be used, for
+    /// example <c>c =&gt; c.State == ConnectionState.Open</c>. The pool calls it when a lease is returned (a connection
+    /// that is not usable is destroyed instead of pooled) and again before every lease, however briefly the
+    /// connection was idle; a connection that fails it is destroyed and the caller gets another one (or a new one)
+    /// within the same acquire timeout. Returning <see langword="false"/> or throwing both mean "not usable".
+    /// </summary>
+    /// <value>Default <see langword="null"/>: every connection is considered usable. <see cref="DbConnectionPool"/> sets it to <c>State == Open</c>.</value>
+    /// <remarks>It runs outside the pool's lock but on the caller's thread, so it must not block or call into the pool.</remarks>
+    public Func<TConnection, bool>? IsUsable { get; set; }
 
     /// <summary>
     /// Gets or sets the hook that checks a connection that has been idle for at least <see cref="ValidateAfterIdle"/>
@@ -47,8 +58,11 @@ public sealed class ConnectionPoolOptions<TConnection>
     /// <value>Default 10. Must be at least 1.</value>
     /// <remarks>
     /// A connection the pool retires (failed validation or reset, <c>Invalidate()</c>, expiry, <c>Clear()</c>) keeps
-    /// its slot until its <see cref="DestroyAsync"/> hook has finished, so a server never sees more than
-    /// <c>MaxSize</c> connections from one pool. A slow destroy hook therefore delays the callers waiting for that slot.
+    /// its slot until its <see cref="DestroyAsync"/> hook has finished, so the pool's own count of open connections
+    /// never exceeds <c>MaxSize</c>: a new connection is created only after the old one's close has returned. A slow
+    /// destroy hook therefore delays the callers waiting for that slot. The server may still list a closed
+    /// connection for a moment (closing an Npgsql connection, for example, does not wait for the backend process to
+    /// exit), so a server-side count can briefly read one or more above <c>MaxSize</c>.
     /// </remarks>
     public int MaxSize { get; set; } = 10;
 
@@ -79,7 +93,7 @@ public sealed class ConnectionPoolOptions<TConnection>
     public double MaxLifetimeJitter { get; set; } = 0.025;
 
     /// <summary>Gets or sets the source of randomness for <see cref="MaxLifetimeJitter"/>: a function returning a value in [0, 1).</summary>
-    /// <value>Default <see cref="Random.NextDouble"/> of <see cref="Random.Shared"/>. Tests inject a fixed sequence.</value>
+    /// <value>Default <see cref="Random.NextDouble"/> of <see cref="Random.Shared"/>. Tests inject a fixed sequence. A value outside [0, 1] is clamped; NaN, or a Randomizer that throws, gives that connection its full <see cref="MaxLifetime"/>.</value>
     public Func<double> Randomizer { get; set; } = Random.Shared.NextDouble;
 
     /// <summary>

@@ -4,8 +4,10 @@ namespace AsyncPatterns.Connections;
 
 /// <summary>
 /// Pools the connections of any ADO.NET provider (<see cref="DbConnection"/>): creates them with a factory, opens them
-/// with <see cref="DbConnection.OpenAsync(CancellationToken)"/>, validates idle ones with a cheap query and destroys
-/// them with <see cref="DbConnection.DisposeAsync"/>.
+/// with <see cref="DbConnection.OpenAsync(CancellationToken)"/>, never pools or leases one whose
+/// <see cref="DbConnection.State"/> is not <see cref="System.Data.ConnectionState.Open"/> (closed by its user, or broken
+/// after the provider saw the server end it), validates idle ones with a cheap query and destroys them with
+/// <see cref="DbConnection.DisposeAsync"/>.
 /// </summary>
 public static class DbConnectionPool
 {
@@ -31,7 +33,7 @@ public static class DbConnectionPool
     /// <typeparam name="TConnection">The provider's connection type.</typeparam>
     /// <param name="connectionFactory">Creates a closed connection.</param>
     /// <param name="validationQuery">The query run on a connection that was idle for <see cref="ConnectionPoolOptions{TConnection}.ValidateAfterIdle"/>; <see langword="null"/> only checks that the connection is still open.</param>
-    /// <returns>Options with <see cref="ConnectionPoolOptions{TConnection}.CreateAsync"/>, <see cref="ConnectionPoolOptions{TConnection}.ValidateAsync"/> and <see cref="ConnectionPoolOptions{TConnection}.DestroyAsync"/> set and the name of <typeparamref name="TConnection"/>.</returns>
+    /// <returns>Options with <see cref="ConnectionPoolOptions{TConnection}.CreateAsync"/>, <see cref="ConnectionPoolOptions{TConnection}.IsUsable"/> (<c>State == Open</c>), <see cref="ConnectionPoolOptions{TConnection}.ValidateAsync"/> and <see cref="ConnectionPoolOptions{TConnection}.DestroyAsync"/> set and the name of <typeparamref name="TConnection"/>.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="connectionFactory"/> is <see langword="null"/>.</exception>
     public static ConnectionPoolOptions<TConnection> CreateOptions<TConnection>(Func<TConnection> connectionFactory, string? validationQuery = DefaultValidationQuery)
         where TConnection : DbConnection
@@ -53,6 +55,7 @@ public static class DbConnectionPool
                     throw;
                 }
             },
+            IsUsable = static connection => connection.State == System.Data.ConnectionState.Open,
             ValidateAsync = async (connection, cancellationToken) =>
             {
                 if (connection.State != System.Data.ConnectionState.Open)

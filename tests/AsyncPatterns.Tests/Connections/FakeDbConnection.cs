@@ -85,7 +85,11 @@ internal sealed class FakeDbConnection : DbConnection
         {
         }
 
-        public override int ExecuteNonQuery() => throw new NotSupportedException();
+        public override int ExecuteNonQuery()
+        {
+            ExecuteScalar();
+            return 1;
+        }
 
         public override object? ExecuteScalar()
         {

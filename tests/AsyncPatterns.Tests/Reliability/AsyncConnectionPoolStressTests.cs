@@ -5,7 +5,8 @@ namespace AsyncPatterns.Tests.Reliability;
 
 /// <summary>
 /// Seeded stress of <see cref="AsyncConnectionPool{TConnection}"/>: concurrent workers acquire with random
-/// cancellations while the create, validate and reset hooks fail at random and leases are invalidated.
+/// cancellations while the create, usable, validate and reset hooks fail at random, a MinSize refill runs and leases
+/// are invalidated. Built in Debug, every locked section of the pool also checks its invariants.
 /// </summary>
 public sealed class AsyncConnectionPoolStressTests
 {
@@ -23,6 +24,7 @@ public sealed class AsyncConnectionPoolStressTests
         var perWorker = random.Next(100, 200);
         var workerSeeds = Enumerable.Range(0, workers).Select(_ => random.Next()).ToArray();
         var hookRandom = new Random(random.Next());
+        var minSize = random.Next(0, maxSize + 1);
         var hookLock = new Lock();
         int Roll()
         {
@@ -44,6 +46,7 @@ public sealed class AsyncConnectionPoolStressTests
         var options = new ConnectionPoolOptions<StressConnection>
         {
             MaxSize = maxSize,
+            MinSize = minSize,
             AcquireTimeout = FakeClock.HangTimeout,
             ValidateAfterIdle = TimeSpan.Zero,
             MaxLifetimeJitter = 0,
@@ -81,6 +84,12 @@ public sealed class AsyncConnectionPoolStressTests
                     < 10 => false,
                     _ => true,
                 };
+            },
+            IsUsable = connection => Roll() switch
+            {
+                < 2 => throw new StressFault(Name, seed, connection.Id),
+                < 5 => false,
+                _ => true,
             },
             ResetAsync = (connection, token) => Roll() < 5 ? throw new StressFault(Name, seed, connection.Id) : ValueTask.CompletedTask,
             DestroyAsync = connection =>
@@ -163,7 +172,8 @@ public sealed class AsyncConnectionPoolStressTests
 
         // Retired connections are destroyed in the background: let those destroy hooks run before comparing.
         await FakeClock.WaitUntilAsync(
-            () => Volatile.Read(ref live) == created.Count - pool.Statistics.TotalDestroyed, cancellationToken: TestContext.Current.CancellationToken);
+            () => Volatile.Read(ref live) == created.Count - pool.Statistics.TotalDestroyed && pool.Statistics.Creating == 0,
+            cancellationToken: TestContext.Current.CancellationToken);
         var statistics = pool.Statistics;
         statistics.Busy.Should().Be(0, "every lease was returned");
         statistics.Waiting.Should().Be(0);

@@ -2,7 +2,12 @@ using Microsoft.Extensions.Logging;
 
 namespace AsyncPatterns.Connections.Internal;
 
-/// <summary>The connection pool's log events (high-performance <see cref="LoggerMessage"/> delegates).</summary>
+/// <summary>
+/// The connection pool's log events (high-performance <see cref="LoggerMessage"/> delegates). A logger that throws
+/// (Microsoft.Extensions.Logging rethrows a failing provider's error as <see cref="AggregateException"/>) never reaches
+/// the pool: the failure is reported as <c>BackgroundWorkFailed</c> carrying the logger's exception, and dropped if
+/// that write fails too, so a log call can never crash a timer thread, break the pool's accounting or fault a task.
+/// </summary>
 internal static class ConnectionPoolLog
 {
     private static readonly Action<ILogger, string, TimeSpan, TimeSpan, string, Exception?> s_leak =
@@ -53,19 +58,101 @@ internal static class ConnectionPoolLog
             new EventId(8, "BackgroundWorkFailed"),
             "Connection pool '{PoolName}': background work failed.");
 
-    public static void LeakSuspected(ILogger logger, string pool, TimeSpan heldFor, TimeSpan threshold, string acquiredAt) => s_leak(logger, pool, heldFor, threshold, acquiredAt, null);
+    public static void LeakSuspected(ILogger logger, string pool, TimeSpan heldFor, TimeSpan threshold, string acquiredAt)
+    {
+        try
+        {
+            s_leak(logger, pool, heldFor, threshold, acquiredAt, null);
+        }
+        catch (Exception ex)
+        {
+            LoggerFailed(logger, pool, ex);
+        }
+    }
 
-    public static void CreateFailed(ILogger logger, string pool, Exception exception) => s_createFailed(logger, pool, exception);
+    public static void CreateFailed(ILogger logger, string pool, Exception exception)
+    {
+        try
+        {
+            s_createFailed(logger, pool, exception);
+        }
+        catch (Exception ex)
+        {
+            LoggerFailed(logger, pool, ex);
+        }
+    }
 
-    public static void DestroyFailed(ILogger logger, string pool, Exception exception) => s_destroyFailed(logger, pool, exception);
+    public static void DestroyFailed(ILogger logger, string pool, Exception exception)
+    {
+        try
+        {
+            s_destroyFailed(logger, pool, exception);
+        }
+        catch (Exception ex)
+        {
+            LoggerFailed(logger, pool, ex);
+        }
+    }
 
-    public static void ResetFailed(ILogger logger, string pool, Exception exception) => s_resetFailed(logger, pool, exception);
+    public static void ResetFailed(ILogger logger, string pool, Exception exception)
+    {
+        try
+        {
+            s_resetFailed(logger, pool, exception);
+        }
+        catch (Exception ex)
+        {
+            LoggerFailed(logger, pool, ex);
+        }
+    }
 
-    public static void ValidateFailed(ILogger logger, string pool, Exception? exception) => s_validateFailed(logger, pool, exception);
+    public static void ValidateFailed(ILogger logger, string pool, Exception? exception)
+    {
+        try
+        {
+            s_validateFailed(logger, pool, exception);
+        }
+        catch (Exception ex)
+        {
+            LoggerFailed(logger, pool, ex);
+        }
+    }
 
-    public static void DrainTimedOut(ILogger logger, string pool, TimeSpan drainTimeout, int count) => s_drainTimedOut(logger, pool, drainTimeout, count, null);
+    public static void DrainTimedOut(ILogger logger, string pool, TimeSpan drainTimeout, int count)
+    {
+        try
+        {
+            s_drainTimedOut(logger, pool, drainTimeout, count, null);
+        }
+        catch (Exception ex)
+        {
+            LoggerFailed(logger, pool, ex);
+        }
+    }
 
-    public static void CleanupTimedOut(ILogger logger, string pool, TimeSpan drainTimeout) => s_cleanupTimedOut(logger, pool, drainTimeout, null);
+    public static void CleanupTimedOut(ILogger logger, string pool, TimeSpan drainTimeout)
+    {
+        try
+        {
+            s_cleanupTimedOut(logger, pool, drainTimeout, null);
+        }
+        catch (Exception ex)
+        {
+            LoggerFailed(logger, pool, ex);
+        }
+    }
 
-    public static void BackgroundFailed(ILogger logger, string pool, Exception exception) => s_backgroundFailed(logger, pool, exception);
+    public static void BackgroundFailed(ILogger logger, string pool, Exception exception) => LoggerFailed(logger, pool, exception);
+
+    private static void LoggerFailed(ILogger logger, string pool, Exception exception)
+    {
+        try
+        {
+            s_backgroundFailed(logger, pool, exception);
+        }
+        catch (Exception)
+        {
+            // The logger fails even for this event: there is no channel left to report on, and the pool must go on.
+        }
+    }
 }
