@@ -148,4 +148,17 @@ public sealed partial class RetryTests
             ResilienceContextPool.Shared.Return(context);
         }
     }
+
+    [Fact]
+    public async Task ExecuteAsync_ShouldRetryThrowsOnAResult_KeepsTheCallbacksStackTrace()
+    {
+        var options = NoJitter(FakeClock.Create());
+        options.ShouldRetry = _ => FailingPredicate();
+
+        var act = () => Retry.ExecuteAsync(_ => Task.FromResult(7), options, TestContext.Current.CancellationToken);
+
+        (await act.Should().ThrowAsync<InvalidOperationException>()).Which.StackTrace.Should().Contain(nameof(FailingPredicate));
+    }
+
+    private static bool FailingPredicate() => throw new InvalidOperationException("predicate bug");
 }
