@@ -25,13 +25,16 @@ public static class HttpRetry
     /// <remarks>
     /// <para>
     /// A retried response with <c>Retry-After</c> (delta-seconds, or an HTTP-date compared with
-    /// <see cref="RetryOptions.TimeProvider"/>, not the machine clock) waits that long instead of the computed backoff,
-    /// capped by <see cref="RetryOptions.MaxDelay"/>; when it exceeds what remains of <see cref="RetryOptions.MaxTotalDelay"/>,
-    /// retrying stops and that response is returned. Every failed response that is retried is disposed; the last
+    /// <see cref="RetryOptions.TimeProvider"/>, not the machine clock) waits exactly that long instead of the computed
+    /// backoff; the server's value is never shortened. When it is longer than <see cref="RetryOptions.MaxDelay"/> (or,
+    /// without one, <see cref="RetryOptions.MaxAllowedDelay"/>), or than what remains of
+    /// <see cref="RetryOptions.MaxTotalDelay"/>, retrying stops and that response is returned: a huge
+    /// <c>Retry-After</c> never throws. Every failed response that is retried is disposed, and so is a response a
+    /// throwing <see cref="RetryOptions.ShouldRetry"/> or <see cref="RetryOptions.OnRetry"/> was handling; the last
     /// response is returned to the caller, who owns it.
     /// </para>
     /// <para>
-    /// The attempt count is recorded in the execution's <see cref="ResilienceContext"/>: read it with
+    /// The number of attempts that started is recorded in the execution's <see cref="ResilienceContext"/>: read it with
     /// <see cref="Retry.GetAttemptCount"/>. The pipeline is cached per unchanged options and is safe to use concurrently.
     /// </para>
     /// </remarks>

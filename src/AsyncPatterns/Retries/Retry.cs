@@ -7,7 +7,9 @@ namespace AsyncPatterns.Retries;
 /// </summary>
 /// <remarks>
 /// When every attempt fails, the last exception propagates unchanged, with its original stack trace; its
-/// <see cref="Exception.Data"/> holds the number of attempts made under <see cref="AttemptCountDataKey"/>.
+/// <see cref="Exception.Data"/> holds the number of attempts that started under <see cref="AttemptCountDataKey"/>
+/// (a retry cut short during its delay is not counted). A <see cref="RetryOptions.ShouldRetry"/> or
+/// <see cref="RetryOptions.OnRetry"/> that throws ends the execution: see those properties for what the caller sees.
 /// Cancelling the caller's token ends at once, during an attempt or a delay, with an <see cref="OperationCanceledException"/>;
 /// no further attempt starts. All members are thread-safe and may be called concurrently.
 /// </remarks>
@@ -20,7 +22,7 @@ public static class Retry
 
     /// <summary>
     /// Gets the key of the <see cref="ResilienceContext"/> property where pipelines built by <see cref="RetryOptions.ToPipeline"/>
-    /// and <see cref="HttpRetry.CreatePipeline"/> record the number of the attempt in progress (1 for the original call).
+    /// and <see cref="HttpRetry.CreatePipeline"/> record the number of attempts started so far (1 for the original call).
     /// Read it with <see cref="GetAttemptCount"/> after the execution.
     /// </summary>
     public static ResiliencePropertyKey<int> AttemptCountKey { get; } = new("AsyncPatterns.Retries.AttemptCount");

@@ -15,7 +15,13 @@ namespace AsyncPatterns.Retries;
 /// </remarks>
 public sealed class RetryOptions
 {
-    /// <summary>The largest <see cref="BaseDelay"/> and <see cref="MaxDelay"/> accepted (Polly's own limit): one day.</summary>
+    /// <summary>
+    /// The longest single delay between two attempts: one day. It is the largest <see cref="BaseDelay"/> and
+    /// <see cref="MaxDelay"/> accepted (Polly's own limit), and stands in for <see cref="MaxDelay"/> when that is not set:
+    /// a computed backoff is capped at it, and for <see cref="HttpRetry.CreatePipeline"/> a <c>Retry-After</c> longer
+    /// than it ends retrying. It is well below the longest due time a timer can hold (about 49.7 days), so no delay
+    /// can fail to be scheduled.
+    /// </summary>
     public static readonly TimeSpan MaxAllowedDelay = TimeSpan.FromDays(1);
 
     private int _maxRetries = 3;
@@ -62,8 +68,13 @@ public sealed class RetryOptions
         set => Set(ref _backoffType, value);
     }
 
-    /// <summary>Gets or sets the cap on every single delay, a server's <c>Retry-After</c> included.</summary>
-    /// <value>The default is <see langword="null"/>: no cap. When set, must be positive and at most <see cref="MaxAllowedDelay"/>.</value>
+    /// <summary>Gets or sets the longest single delay: the cap on every computed backoff, and the longest <c>Retry-After</c> that is waited.</summary>
+    /// <value>
+    /// The default is <see langword="null"/>: <see cref="MaxAllowedDelay"/> (one day) applies. When set, must be positive
+    /// and at most <see cref="MaxAllowedDelay"/>. A computed backoff longer than this is shortened to it. A server's
+    /// <c>Retry-After</c> is never shortened (retrying sooner than the server asked is a retry it said it will refuse):
+    /// for <see cref="HttpRetry.CreatePipeline"/>, a <c>Retry-After</c> longer than this ends retrying, and that response is the result.
+    /// </value>
     public TimeSpan? MaxDelay
     {
         get => _maxDelay;
@@ -72,10 +83,11 @@ public sealed class RetryOptions
 
     /// <summary>Gets or sets the budget of delay one execution may spend waiting between attempts, all retries together.</summary>
     /// <value>
-    /// The default is <see langword="null"/>: no budget. When set, must be positive. Once the delays already waited
-    /// reach the budget, retrying stops and the last outcome is returned or thrown. A server's <c>Retry-After</c>
-    /// longer than the budget that remains also stops retrying, instead of sleeping past it. A computed backoff is not
-    /// shortened, so the total may exceed the budget by at most one delay.
+    /// The default is <see langword="null"/>: no budget. When set, must be positive. The budget counts the delays actually
+    /// waited (computed backoffs after the <see cref="MaxDelay"/> cap, and <c>Retry-After</c> values as they are). Once the
+    /// delays already waited reach the budget, retrying stops and the last outcome is returned or thrown. A server's
+    /// <c>Retry-After</c> longer than the budget that remains also stops retrying, instead of sleeping past it. A computed
+    /// backoff is not shortened, so the total may exceed the budget by at most one delay.
     /// </value>
     public TimeSpan? MaxTotalDelay
     {
@@ -100,6 +112,10 @@ public sealed class RetryOptions
     /// the caller's token is cancelled; never retry a result. Whatever the predicate, an outcome is never retried once
     /// the caller's token is cancelled. For <see cref="HttpRetry.CreatePipeline"/>, <see langword="null"/> means
     /// <see cref="HttpRetry.IsTransient(Outcome{HttpResponseMessage})"/>, and a set predicate sees the response as its result.
+    /// A predicate that throws ends the execution at once, with no further attempt: when the attempt failed with an
+    /// exception, the caller gets an <see cref="AggregateException"/> holding the predicate's exception first and the
+    /// attempt's second; when it produced a result, the predicate's exception propagates unchanged (for
+    /// <see cref="HttpRetry.CreatePipeline"/>, the response it was judging is disposed first).
     /// </value>
     public Func<Outcome<object>, bool>? ShouldRetry
     {
@@ -108,7 +124,12 @@ public sealed class RetryOptions
     }
 
     /// <summary>Gets or sets a callback invoked before each delay, with the attempt number, the delay and the cause.</summary>
-    /// <value>The default is <see langword="null"/>: no callback.</value>
+    /// <value>
+    /// The default is <see langword="null"/>: no callback. A callback that throws ends the execution the way a throwing
+    /// <see cref="ShouldRetry"/> does (an <see cref="AggregateException"/> with the attempt's exception second, or the
+    /// callback's own exception after a result); the retry it announced does not happen, and for
+    /// <see cref="HttpRetry.CreatePipeline"/> the response it was given is disposed.
+    /// </value>
     public Action<RetryAttempt>? OnRetry
     {
         get => _onRetry;

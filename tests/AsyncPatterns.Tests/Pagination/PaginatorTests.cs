@@ -5,7 +5,7 @@ using AsyncPatterns.Pagination.Internal;
 namespace AsyncPatterns.Tests.Pagination;
 
 /// <summary>The factories of <see cref="Paginator"/> and what is specific to each kind.</summary>
-public sealed class PaginatorTests
+public sealed partial class PaginatorTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

@@ -7,7 +7,7 @@ using Polly.Timeout;
 
 namespace AsyncPatterns.Tests.Retries;
 
-public sealed class HttpRetryTests
+public sealed partial class HttpRetryTests
 {
     private static readonly Uri Url = new("http://stub.test/items");
 
@@ -103,23 +103,6 @@ public sealed class HttpRetryTests
 
         response.StatusCode.Should().Be(HttpStatusCode.TooManyRequests);
         handler.RequestCount.Should().Be(2, "6 s were spent, and 6 s more do not fit the remaining 4 s");
-    }
-
-    [Fact]
-    public async Task CreatePipeline_MaxDelay_CapsRetryAfter()
-    {
-        var clock = FakeClock.Create();
-        using var handler = new StubHttpMessageHandler(clock).OnAnyRequest(
-            StubResponse.TooManyRequests(TimeSpan.FromSeconds(60)), StubResponse.Text("ok"));
-        using var client = new HttpClient(handler);
-        var options = Options(clock);
-        options.MaxDelay = TimeSpan.FromSeconds(3);
-
-        var task = SendAsync(HttpRetry.CreatePipeline(options), client);
-        using var response = await clock.AdvanceUntilCompletedAsync(task, TimeSpan.FromMilliseconds(100));
-
-        response.StatusCode.Should().Be(HttpStatusCode.OK);
-        (handler.Requests[1].ArrivedAt - handler.Requests[0].ArrivedAt).Should().Be(TimeSpan.FromSeconds(3));
     }
 
     [Theory]

@@ -3,7 +3,7 @@ using Polly;
 
 namespace AsyncPatterns.Tests.Retries;
 
-public sealed class RetryTests
+public sealed partial class RetryTests
 {
     private static RetryOptions NoJitter(Microsoft.Extensions.Time.Testing.FakeTimeProvider clock, int maxRetries = 3) => new()
     {
@@ -42,7 +42,7 @@ public sealed class RetryTests
     }
 
     [Fact]
-    public async Task ExecuteAsync_ExponentialWithoutJitter_ReproducesTheSeedsBaseTimesTwoToTheAttempt()
+    public async Task ExecuteAsync_ExponentialWithoutJitter_IsExactlyBaseTimesTwoToTheAttempt()
     {
         var clock = FakeClock.Create();
         var delays = new List<TimeSpan>();

@@ -4,7 +4,7 @@ using Microsoft.Extensions.Logging.Testing;
 
 namespace AsyncPatterns.Tests.Timeouts;
 
-public sealed class OperationTimeoutTests
+public sealed partial class OperationTimeoutTests
 {
     private static readonly TimeSpan OneSecond = TimeSpan.FromSeconds(1);
 

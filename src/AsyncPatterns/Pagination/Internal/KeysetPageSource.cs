@@ -9,9 +9,25 @@ internal sealed class KeysetPageSource<T, TKey>(
     Func<TKey, string> formatKey,
     Func<string, TKey> parseKey) : PageSource<T>
 {
+    /// <summary>A caller's resume token must parse: any failure of the parser is wrapped, naming the caller's parameter.</summary>
+    public override void ValidateToken(string continuationToken)
+    {
+        try
+        {
+            _ = parseKey(continuationToken);
+        }
+        catch (Exception ex)
+        {
+            throw new ArgumentException(
+                $"The continuation token '{continuationToken}' is not a keyset token of this paginator: {ex.Message}",
+                nameof(continuationToken),
+                ex);
+        }
+    }
+
     public override async Task<Page<T>> FetchAsync(string? continuationToken, int? pageSizeHint, CancellationToken cancellationToken)
     {
-        var after = string.IsNullOrEmpty(continuationToken) ? initialKey : parseKey(continuationToken);
+        var after = string.IsNullOrEmpty(continuationToken) ? initialKey : ParseOwn(continuationToken);
         var limit = pageSizeHint ?? pageSize;
         var items = await fetchAfter(after, limit, cancellationToken).ConfigureAwait(false)
             ?? throw new InvalidOperationException("The keyset fetch delegate returned null.");
@@ -26,5 +42,20 @@ internal sealed class KeysetPageSource<T, TKey>(
         }
 
         return new Page<T>(items, next);
+    }
+
+    /// <summary>Parses a token the caller's was already checked against, or one formatted here: a failure is a codec bug.</summary>
+    private TKey ParseOwn(string continuationToken)
+    {
+        try
+        {
+            return parseKey(continuationToken);
+        }
+        catch (Exception ex)
+        {
+            throw new InvalidOperationException(
+                $"The keyset parseKey delegate could not parse the continuation token '{continuationToken}' (formatKey and parseKey must round-trip): {ex.Message}",
+                ex);
+        }
     }
 }

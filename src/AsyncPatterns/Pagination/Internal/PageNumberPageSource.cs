@@ -4,7 +4,15 @@ namespace AsyncPatterns.Pagination.Internal;
 internal sealed class PageNumberPageSource<T>(
     Func<int, int, CancellationToken, Task<IReadOnlyList<T>>> fetchPage, int pageSize, int firstPage) : PageSource<T>
 {
-    public override void ValidateToken(string continuationToken) => ParsePosition(continuationToken, "page-number");
+    public override void ValidateToken(string continuationToken)
+    {
+        if (ParsePosition(continuationToken, "page-number") > int.MaxValue)
+        {
+            throw new ArgumentException(
+                $"The continuation token '{continuationToken}' is not a page-number token of this paginator (page numbers are at most {int.MaxValue}).",
+                nameof(continuationToken));
+        }
+    }
 
     public override async Task<Page<T>> FetchAsync(string? continuationToken, int? pageSizeHint, CancellationToken cancellationToken)
     {

@@ -26,7 +26,7 @@ internal static class RetryPipelineFactory
             MaxRetryAttempts = settings.MaxRetries,
             Delay = settings.BaseDelay,
             BackoffType = settings.BackoffType,
-            MaxDelay = settings.MaxDelay,
+            MaxDelay = settings.LongestDelay,
             UseJitter = settings.UseJitter,
             ShouldHandle = args => new ValueTask<bool>(ShouldHandle(settings, args.Context, args.Outcome)),
             OnRetry = args =>
@@ -40,7 +40,11 @@ internal static class RetryPipelineFactory
             options.Randomizer = randomizer;
         }
 
-        return new ResiliencePipelineBuilder { TimeProvider = settings.TimeProvider }.AddRetry(options).Build();
+        return new ResiliencePipelineBuilder { TimeProvider = settings.TimeProvider }
+            .AddStrategy(static _ => AttemptCountingStrategy.Outer)
+            .AddRetry(options)
+            .AddStrategy(static _ => AttemptCountingStrategy.Inner)
+            .Build();
     }
 
     public static ResiliencePipeline<HttpResponseMessage> CreateHttp(RetrySettings settings)
@@ -55,14 +59,22 @@ internal static class RetryPipelineFactory
             MaxRetryAttempts = settings.MaxRetries,
             Delay = settings.BaseDelay,
             BackoffType = settings.BackoffType,
-            MaxDelay = settings.MaxDelay,
+            MaxDelay = settings.LongestDelay,
             UseJitter = settings.UseJitter,
             ShouldHandle = args => new ValueTask<bool>(ShouldHandleHttp(settings, args.Context, args.Outcome)),
             DelayGenerator = args => new ValueTask<TimeSpan?>(RetryAfterDelay(settings, args.Outcome)),
             OnRetry = args =>
             {
-                Record(settings, args.Context, args.AttemptNumber, args.RetryDelay, args.Outcome.Exception, args.Outcome.Result);
-                args.Outcome.Result?.Dispose();
+                try
+                {
+                    Record(settings, args.Context, args.AttemptNumber, args.RetryDelay, args.Outcome.Exception, args.Outcome.Result);
+                }
+                finally
+                {
+                    // Retried, or abandoned by a throwing OnRetry: either way nobody else will dispose it.
+                    args.Outcome.Result?.Dispose();
+                }
+
                 return default;
             },
         };
@@ -71,7 +83,11 @@ internal static class RetryPipelineFactory
             options.Randomizer = randomizer;
         }
 
-        return new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = settings.TimeProvider }.AddRetry(options).Build();
+        return new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = settings.TimeProvider }
+            .AddStrategy(static _ => AttemptCountingStrategy.Outer)
+            .AddRetry(options)
+            .AddStrategy(static _ => AttemptCountingStrategy.Inner)
+            .Build();
     }
 
     private static bool ShouldHandle(RetrySettings settings, ResilienceContext context, Outcome<object> outcome)
@@ -82,7 +98,7 @@ internal static class RetryPipelineFactory
         }
 
         return settings.ShouldRetry is { } predicate
-            ? predicate(outcome)
+            ? Judge(predicate, outcome, response: null)
             : outcome.Exception is not null;
     }
 
@@ -94,33 +110,56 @@ internal static class RetryPipelineFactory
         }
 
         var retry = settings.ShouldRetry is { } predicate
-            ? predicate(outcome.Exception is { } exception ? Outcome.FromException<object>(exception) : Outcome.FromResult<object>(outcome.Result))
+            ? Judge(
+                predicate,
+                outcome.Exception is { } exception ? Outcome.FromException<object>(exception) : Outcome.FromResult<object>(outcome.Result),
+                outcome.Result)
             : HttpRetry.IsTransient(outcome);
-        if (!retry)
+        if (!retry || outcome.Result is not { } response || HttpRetry.GetRetryAfter(response, settings.TimeProvider) is not { } retryAfter)
         {
-            return false;
+            return retry;
         }
 
-        // A server that asks for more time than the budget has left is not retried: sleeping past the budget helps nobody.
-        if (settings.MaxTotalDelay is { } budget
-            && outcome.Result is { } response
-            && HttpRetry.GetRetryAfter(response, settings.TimeProvider) is { } retryAfter
-            && retryAfter > budget - context.Properties.GetValue(DelaySpentKey, TimeSpan.Zero))
-        {
-            return false;
-        }
-
-        return true;
+        // A server's Retry-After is never shortened: retrying sooner is a retry the server said it will refuse. One that
+        // asks for longer than a single delay may last, or than the budget has left, ends retrying with this response.
+        return retryAfter <= settings.LongestDelay
+            && (settings.MaxTotalDelay is not { } budget || retryAfter <= budget - context.Properties.GetValue(DelaySpentKey, TimeSpan.Zero));
     }
 
-    private static TimeSpan? RetryAfterDelay(RetrySettings settings, Outcome<HttpResponseMessage> outcome)
-    {
-        if (outcome.Result is not { } response || HttpRetry.GetRetryAfter(response, settings.TimeProvider) is not { } retryAfter)
-        {
-            return null;
-        }
+    private static TimeSpan? RetryAfterDelay(RetrySettings settings, Outcome<HttpResponseMessage> outcome) =>
+        outcome.Result is { } response ? HttpRetry.GetRetryAfter(response, settings.TimeProvider) : null;
 
-        return settings.MaxDelay is { } cap && retryAfter > cap ? cap : retryAfter;
+    /// <summary>
+    /// Runs <see cref="RetryOptions.ShouldRetry"/>. When it throws, the response it was judging is disposed (no one else
+    /// can), and its exception propagates: alone when the attempt produced a result, or in an <see cref="AggregateException"/>
+    /// after it, with the attempt's exception second, so neither is hidden.
+    /// </summary>
+    private static bool Judge(Func<Outcome<object>, bool> predicate, Outcome<object> outcome, HttpResponseMessage? response)
+    {
+        try
+        {
+            return predicate(outcome);
+        }
+        catch (Exception callbackException)
+        {
+            response?.Dispose();
+            throw CallbackFailed(nameof(RetryOptions.ShouldRetry), callbackException, outcome.Exception);
+        }
+    }
+
+    private static Exception CallbackFailed(string callback, Exception callbackException, Exception? attemptException) =>
+        attemptException is null
+            ? Rethrown(callbackException)
+            : new AggregateException(
+                $"RetryOptions.{callback} threw while handling a failed attempt; its exception is first, the attempt's second.",
+                callbackException,
+                attemptException);
+
+    /// <summary>Keeps the callback's own stack trace when it propagates alone.</summary>
+    private static Exception Rethrown(Exception exception)
+    {
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(exception).Throw();
+        return exception;
     }
 
     private static bool BudgetSpent(RetrySettings settings, ResilienceContext context) =>
@@ -130,12 +169,23 @@ internal static class RetryPipelineFactory
     {
         s_retries.Add(1);
         var failedAttempt = zeroBasedAttempt + 1;
-        context.Properties.Set(Retry.AttemptCountKey, failedAttempt + 1);
         if (settings.MaxTotalDelay is not null)
         {
             context.Properties.Set(DelaySpentKey, context.Properties.GetValue(DelaySpentKey, TimeSpan.Zero) + delay);
         }
 
-        settings.OnRetry?.Invoke(new RetryAttempt(failedAttempt, delay, exception, result));
+        if (settings.OnRetry is not { } onRetry)
+        {
+            return;
+        }
+
+        try
+        {
+            onRetry(new RetryAttempt(failedAttempt, delay, exception, result));
+        }
+        catch (Exception callbackException)
+        {
+            throw CallbackFailed(nameof(RetryOptions.OnRetry), callbackException, exception);
+        }
     }
 }

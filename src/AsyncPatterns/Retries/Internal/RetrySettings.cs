@@ -15,6 +15,9 @@ internal sealed record RetrySettings(
     TimeProvider TimeProvider,
     Func<double>? Randomizer)
 {
+    /// <summary>The longest single delay: <see cref="MaxDelay"/>, or <see cref="RetryOptions.MaxAllowedDelay"/> when it is not set.</summary>
+    public TimeSpan LongestDelay => MaxDelay ?? RetryOptions.MaxAllowedDelay;
+
     public static RetrySettings From(RetryOptions options) => new(
         options.MaxRetries,
         options.BaseDelay,

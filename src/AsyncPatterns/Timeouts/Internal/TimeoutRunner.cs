@@ -23,7 +23,7 @@ internal static class TimeoutRunner
     {
         if (timeout == Timeout.InfiniteTimeSpan)
         {
-            return await operation(cancellationToken).ConfigureAwait(false);
+            return await Start(operation, cancellationToken).ConfigureAwait(false);
         }
 
         var start = timeProvider.GetTimestamp();
@@ -31,16 +31,11 @@ internal static class TimeoutRunner
         using var registration = Link(cts, cancellationToken);
         try
         {
-            return await operation(cts.Token).ConfigureAwait(false);
+            return await Start(operation, cts.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
         {
-            if (ex.CancellationToken == cancellationToken)
-            {
-                throw;
-            }
-
-            throw new OperationCanceledException(ex.Message, ex, cancellationToken);
+            throw CallerCancelled(ex, cancellationToken);
         }
         catch (OperationCanceledException ex) when (cts.IsCancellationRequested)
         {
@@ -52,7 +47,7 @@ internal static class TimeoutRunner
     {
         if (timeout == Timeout.InfiniteTimeSpan)
         {
-            await operation(cancellationToken).ConfigureAwait(false);
+            await Start(operation, cancellationToken).ConfigureAwait(false);
             return;
         }
 
@@ -61,16 +56,11 @@ internal static class TimeoutRunner
         using var registration = Link(cts, cancellationToken);
         try
         {
-            await operation(cts.Token).ConfigureAwait(false);
+            await Start(operation, cts.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
         {
-            if (ex.CancellationToken == cancellationToken)
-            {
-                throw;
-            }
-
-            throw new OperationCanceledException(ex.Message, ex, cancellationToken);
+            throw CallerCancelled(ex, cancellationToken);
         }
         catch (OperationCanceledException ex) when (cts.IsCancellationRequested)
         {
@@ -83,25 +73,26 @@ internal static class TimeoutRunner
         var start = timeProvider.GetTimestamp();
         if (timeout == Timeout.InfiniteTimeSpan)
         {
-            var value = await operation(cancellationToken).ConfigureAwait(false);
+            var value = await Start(operation, cancellationToken).ConfigureAwait(false);
             return TimeoutResult<T>.FromValue(value, timeProvider.GetElapsedTime(start));
         }
 
         using var cts = new CancellationTokenSource(timeout, timeProvider);
+        var timer = new TimerWatch(cancellationToken);
+        using var fired = cts.Token.UnsafeRegister(static state => ((TimerWatch)state!).OnSourceCancelled(), timer);
         using var registration = Link(cts, cancellationToken);
         try
         {
-            var value = await operation(cts.Token).ConfigureAwait(false);
-            return TimeoutResult<T>.FromValue(value, timeProvider.GetElapsedTime(start));
+            var value = await Start(operation, cts.Token).ConfigureAwait(false);
+
+            // Completed means "before the timeout fired": a value that comes later is discarded, as the detached form does.
+            return timer.Fired
+                ? TimeoutResult<T>.FromTimeout(timeProvider.GetElapsedTime(start))
+                : TimeoutResult<T>.FromValue(value, timeProvider.GetElapsedTime(start));
         }
         catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
         {
-            if (ex.CancellationToken == cancellationToken)
-            {
-                throw;
-            }
-
-            throw new OperationCanceledException(ex.Message, ex, cancellationToken);
+            throw CallerCancelled(ex, cancellationToken);
         }
         catch (OperationCanceledException) when (cts.IsCancellationRequested)
         {
@@ -114,7 +105,7 @@ internal static class TimeoutRunner
         RunDetachedAsync(
             async ct =>
             {
-                await operation(ct).ConfigureAwait(false);
+                await Start(operation, ct).ConfigureAwait(false);
                 return true;
             },
             timeout,
@@ -127,43 +118,29 @@ internal static class TimeoutRunner
         var start = timeProvider.GetTimestamp();
         var cts = timeout == Timeout.InfiniteTimeSpan ? new CancellationTokenSource() : new CancellationTokenSource(timeout, timeProvider);
         var registration = Link(cts, cancellationToken);
-        Task<T> task;
-        try
-        {
-            task = operation(cts.Token);
-        }
-        catch
-        {
-            await registration.DisposeAsync().ConfigureAwait(false);
-            cts.Dispose();
-            throw;
-        }
-
+        Task<T>? task = null;
         var abandoned = false;
         try
         {
+            // A synchronous throw goes through the same translation as an asynchronous one (the caller's token, the timeout).
+            task = Start(operation, cts.Token);
             return await task.WaitAsync(cts.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException ex) when (cancellationToken.IsCancellationRequested)
         {
-            abandoned = !task.IsCanceled;
-            if (ex.CancellationToken == cancellationToken)
-            {
-                throw;
-            }
-
-            throw new OperationCanceledException(ex.Message, ex, cancellationToken);
+            abandoned = task is { IsCanceled: false };
+            throw CallerCancelled(ex, cancellationToken);
         }
         catch (OperationCanceledException ex) when (cts.IsCancellationRequested)
         {
-            abandoned = !task.IsCanceled;
+            abandoned = task is { IsCanceled: false };
             throw TimedOut(timeout, timeProvider.GetElapsedTime(start), ex);
         }
         finally
         {
             if (abandoned)
             {
-                Observe(task, new Orphan(cts, registration, logger ?? NullLogger.Instance, timeout));
+                Observe(task!, new Orphan(cts, registration, logger ?? NullLogger.Instance, timeout));
             }
             else
             {
@@ -172,6 +149,16 @@ internal static class TimeoutRunner
             }
         }
     }
+
+    /// <summary>Calls the operation; a <see langword="null"/> task is the operation's bug, reported as such.</summary>
+    private static TTask Start<TTask>(Func<CancellationToken, TTask> operation, CancellationToken token)
+        where TTask : Task =>
+        operation(token) ?? throw new InvalidOperationException("The operation delegate returned a null Task; it must return a task.");
+
+    private static OperationCanceledException CallerCancelled(OperationCanceledException exception, CancellationToken cancellationToken) =>
+        exception.CancellationToken == cancellationToken
+            ? exception
+            : new OperationCanceledException(exception.Message, exception, cancellationToken);
 
     private static CancellationTokenRegistration Link(CancellationTokenSource cts, CancellationToken cancellationToken) =>
         cancellationToken.CanBeCanceled
@@ -196,13 +183,39 @@ internal static class TimeoutRunner
                 {
                     s_orphanFaults.Add(1);
                     var exception = aggregate.InnerExceptions.Count == 1 ? aggregate.InnerExceptions[0] : aggregate;
-                    s_orphanFaulted(orphan.Logger, orphan.Timeout, exception);
+                    try
+                    {
+                        s_orphanFaulted(orphan.Logger, orphan.Timeout, exception);
+                    }
+                    catch (Exception)
+                    {
+                        // The logger is the only channel left for the orphan's fault; a logger that fails is ignored
+                        // rather than turned into an unobserved task exception (the counter above still counts it).
+                    }
                 }
             },
             orphan,
             CancellationToken.None,
             TaskContinuationOptions.ExecuteSynchronously,
             TaskScheduler.Default);
+
+    /// <summary>Tells a cancellation by the timer from one forwarded from the caller's token.</summary>
+    private sealed class TimerWatch(CancellationToken callerToken)
+    {
+        private volatile bool _fired;
+
+        public bool Fired => _fired;
+
+        public void OnSourceCancelled()
+        {
+            // The caller's token is cancelled before its callbacks (the link) run, so a cancellation that finds it
+            // still uncancelled came from the timer.
+            if (!callerToken.IsCancellationRequested)
+            {
+                _fired = true;
+            }
+        }
+    }
 
     private sealed record Orphan(CancellationTokenSource Source, CancellationTokenRegistration Registration, ILogger Logger, TimeSpan Timeout);
 }
