@@ -55,6 +55,10 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
     private TaskCompletionSource<ShutdownReport>? _shutdown;
     private ReportBuilder? _report;
 
+    // Ended tasks whose fault is being logged (and the host stopped) outside the lock: the tracker is idle only once
+    // these are done too, so whoever awaits DrainAsync or a shutdown sees every fault already logged.
+    private int _reportingFaults;
+
     /// <summary>Initializes a new instance of the <see cref="BackgroundTaskTracker"/> class.</summary>
     /// <param name="options">The options, or <see langword="null"/> for the defaults.</param>
     /// <param name="logger">Where faults and shutdown reports are logged, or <see langword="null"/> for none.</param>
@@ -404,7 +408,11 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
             }
 
             admitted = AdmitWaiterLocked(out nextForWaiter);
-            if (_closed && _running == 0 && _queue.Count == 0)
+            if (fault is not null)
+            {
+                _reportingFaults++;
+            }
+            else if (IsIdleLocked())
             {
                 idle = _idle;
             }
@@ -436,6 +444,15 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
                     BackgroundTaskLog.StopApplicationFailed(_logger, ex, task.Name);
                 }
             }
+
+            lock (_lock)
+            {
+                _reportingFaults--;
+                if (IsIdleLocked())
+                {
+                    idle = _idle;
+                }
+            }
         }
 
         next?.Launch();
@@ -448,6 +465,8 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
 
         idle?.TrySetResult();
     }
+
+    private bool IsIdleLocked() => _closed && _running == 0 && _queue.Count == 0 && _reportingFaults == 0;
 
     /// <summary>Admits the first waiting <see cref="StartAsync"/> caller if there is room now.</summary>
     private CapacityWaiter? AdmitWaiterLocked(out TrackedTask? launch)
@@ -554,7 +573,7 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
         if (_idle is null)
         {
             _idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            if (_running == 0 && _queue.Count == 0)
+            if (IsIdleLocked())
             {
                 _idle.SetResult();
             }

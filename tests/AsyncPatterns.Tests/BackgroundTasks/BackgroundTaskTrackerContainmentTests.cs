@@ -116,6 +116,27 @@ public sealed class BackgroundTaskTrackerContainmentTests
             .Which.Exception.Should().BeOfType<InvalidOperationException>().Which.Message.Should().Be("lifetime failed");
     }
 
+    [Fact]
+    public async Task DrainAsync_AnotherTaskEndsWhileAFaultIsBeingLogged_CompletesOnlyOnceTheFaultIsLogged()
+    {
+        using var logger = new BlockingLogger();
+        var tracker = new BackgroundTaskTracker(new BackgroundTaskTrackerOptions { MaxInFlight = 2, DefaultGrace = TimeSpan.Zero }, logger);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        tracker.TryStart(_ => gate.Task, "slow").Should().BeTrue();
+        tracker.TryStart(_ => throw new InvalidOperationException("boom"), "faulty").Should().BeTrue();
+        await logger.Entered.WaitAsync(FakeClock.HangTimeout, Ct);
+
+        var drain = tracker.DrainAsync(Ct);
+        gate.SetResult();
+        await FakeClock.WaitUntilAsync(() => tracker.InFlight == 0, cancellationToken: Ct);
+        await FakeClock.SettleAsync();
+
+        drain.IsCompleted.Should().BeFalse("the fault of 'faulty' is still being logged");
+        logger.Release();
+        await drain.WaitAsync(FakeClock.HangTimeout, Ct);
+        logger.Logged.Should().ContainSingle().Which.Should().Contain("'faulty'");
+    }
+
     /// <summary>Gives loggers that throw as a failing provider does; Microsoft.Extensions.Logging wraps that in an <see cref="AggregateException"/>.</summary>
     /// <remarks>With <c>onlyCategory</c>, loggers of other categories log nothing (a host's own logging stays intact).</remarks>
     internal sealed class ThrowingLoggerProvider(string? onlyCategory = null) : ILoggerProvider
@@ -143,6 +164,38 @@ public sealed class BackgroundTaskTrackerContainmentTests
                 Interlocked.Increment(ref owner._thrown);
                 throw new InvalidOperationException("logger provider failed");
             }
+        }
+    }
+
+    /// <summary>A logger whose first call blocks until <see cref="Release"/>: a slow sink, held at a known point.</summary>
+    private sealed class BlockingLogger : ILogger<BackgroundTaskTracker>, IDisposable
+    {
+        private readonly ManualResetEventSlim _release = new();
+        private readonly TaskCompletionSource _entered = new(TaskCreationOptions.RunContinuationsAsynchronously);
+        private readonly System.Collections.Concurrent.ConcurrentQueue<string> _logged = new();
+
+        public Task Entered => _entered.Task;
+
+        public IReadOnlyCollection<string> Logged => _logged;
+
+        public void Release() => _release.Set();
+
+        public void Dispose()
+        {
+            _release.Set();
+            _release.Dispose();
+        }
+
+        public IDisposable? BeginScope<TState>(TState state)
+            where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            _entered.TrySetResult();
+            _release.Wait(FakeClock.HangTimeout);
+            _logged.Enqueue(formatter(state, exception));
         }
     }
 
