@@ -13,8 +13,17 @@ namespace AsyncPatterns.BackgroundTasks;
 /// a grace period and reports what became of each task.
 /// </summary>
 /// <remarks>
-/// Every public member is safe to call concurrently. Finished tasks are released at once: the tracker holds only the
-/// work that is queued or running.
+/// <para>
+/// Every public member is safe to call concurrently. Finished tasks are released at once, and so are
+/// <see cref="StartAsync"/> callers whose token is cancelled: the tracker holds only the work that is queued or running
+/// and the callers still waiting.
+/// </para>
+/// <para>
+/// The tracker's accounting never depends on code it does not own: a logger that throws loses that log entry, a
+/// <c>MeterListener</c> callback that throws loses that measurement, and a throwing <c>StopApplication</c> is logged; the
+/// queue, <see cref="InFlight"/>, <see cref="DrainAsync"/> and the shutdown report stay right and nothing becomes an
+/// unobserved task exception.
+/// </para>
 /// </remarks>
 public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
 {
@@ -28,17 +37,27 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
     private readonly IHostApplicationLifetime? _applicationLifetime;
     private readonly CancellationTokenSource _shutdownSource = new();
     private readonly CancellationToken _shutdownToken;
+
+    // Cancelled when the shutdown's grace period ends early: by the host's stop token, whoever started the shutdown.
+    private readonly CancellationTokenSource _graceEnd = new();
     private readonly Queue<TrackedTask> _queue = new();
-    private readonly Queue<CapacityWaiter> _waiters = new();
 
     private TrackedTask? _runningHead;
     private int _running;
     private long _nextId;
     private bool _closed;
     private TaskCompletionSource? _idle;
-    private int _activeWaiters;
+
+    // The StartAsync callers waiting for room, oldest first: a doubly linked list, so a cancelled waiter leaves it at once.
+    private CapacityWaiter? _firstWaiter;
+    private CapacityWaiter? _lastWaiter;
+    private int _waiterCount;
     private TaskCompletionSource<ShutdownReport>? _shutdown;
     private ReportBuilder? _report;
+
+    // Ended tasks whose fault is being logged (and the host stopped) outside the lock: the tracker is idle only once
+    // these are done too, so whoever awaits DrainAsync or a shutdown sees every fault already logged.
+    private int _reportingFaults;
 
     /// <summary>Initializes a new instance of the <see cref="BackgroundTaskTracker"/> class.</summary>
     /// <param name="options">The options, or <see langword="null"/> for the defaults.</param>
@@ -101,7 +120,7 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
         TrackedTask? launch;
         lock (_lock)
         {
-            if (_closed || _running + _queue.Count >= _capacity || _activeWaiters > 0)
+            if (_closed || _running + _queue.Count >= _capacity || _waiterCount > 0)
             {
                 return false;
             }
@@ -119,7 +138,9 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
     /// </summary>
     /// <param name="work">The work; its token is cancelled by <see cref="ShutdownAsync"/>.</param>
     /// <param name="name">The name used in logs, snapshots and reports; <c>background-task-N</c> when <see langword="null"/>.</param>
-    /// <param name="cancellationToken">Stops waiting for room; work already accepted is not affected.</param>
+    /// <param name="cancellationToken">
+    /// Stops waiting for room: the caller leaves the wait at once and its work never runs. Work already accepted is not affected.
+    /// </param>
     /// <returns>A task that completes when the work has been accepted (started or queued), not when it ends.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="work"/> is <see langword="null"/>.</exception>
     /// <exception cref="InvalidOperationException">The tracker is closed (drained or shut down), before or while waiting.</exception>
@@ -142,17 +163,17 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
             }
 
             var task = CreateTask(work, name);
-            if (_running + _queue.Count < _capacity && _activeWaiters == 0)
+            if (_running + _queue.Count < _capacity && _waiterCount == 0)
             {
                 launch = AdmitLocked(task);
             }
             else
             {
-                waiter = new CapacityWaiter(task, cancellationToken);
-                _waiters.Enqueue(waiter);
-                _activeWaiters++;
+                waiter = new CapacityWaiter(task);
+                AppendWaiterLocked(waiter);
 
-                // Registered under the (reentrant) lock, so a waiter is never admitted before its registration exists.
+                // Registered under the (reentrant) lock, so a waiter is never admitted before its registration exists. The
+                // callback unlinks the waiter at once: a cancelled caller leaves nothing behind, however long the tracker stays full.
                 waiter.Registration = cancellationToken.UnsafeRegister(
                     static (state, token) =>
                     {
@@ -204,7 +225,8 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
     }
 
     /// <summary>
-    /// Closes the tracker to new work, drops the queued work, cancels the token of every running task, waits up to
+    /// Closes the tracker to new work and drops the queued work (one step: work is either accepted before the shutdown
+    /// begins and counted in its report, or refused), cancels the token of every running task, waits up to
     /// <paramref name="grace"/> on the tracker's <see cref="TimeProvider"/> and reports what became of each task. The
     /// shutdown happens once: later calls (and <see cref="DisposeAsync"/>) return the same report whatever their grace.
     /// </summary>
@@ -221,7 +243,9 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
 
     /// <summary>
     /// <see cref="ShutdownAsync(TimeSpan, CancellationToken)"/> whose grace period also ends when <paramref name="graceEnd"/>
-    /// is cancelled (the host's shutdown timeout), so the report is complete when the host gives up.
+    /// is cancelled (the host's shutdown timeout), so the report is complete when the host gives up. That holds whoever
+    /// started the shutdown: a shutdown already under way (say, begun from <c>ApplicationStopping</c> with a longer grace)
+    /// ends its grace period when <paramref name="graceEnd"/> is cancelled too.
     /// </summary>
     internal Task<ShutdownReport> ShutdownWithinAsync(TimeSpan grace, CancellationToken graceEnd, CancellationToken cancellationToken)
     {
@@ -235,8 +259,21 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
                 shutdown = created;
 
                 // Tracked: its outcome is the shutdown task every caller awaits.
-                _ = RunShutdownAsync(created, grace, graceEnd);
+                _ = RunShutdownAsync(created, grace);
             }
+        }
+
+        if (graceEnd.CanBeCanceled && !shutdown.Task.IsCompleted)
+        {
+            var registration = graceEnd.UnsafeRegister(static state => ((BackgroundTaskTracker)state!).EndGrace(), this);
+
+            // Unregister (never blocks) once the shutdown is over, so a long-lived token does not keep the tracker alive.
+            _ = shutdown.Task.ContinueWith(
+                static (_, state) => ((CancellationTokenRegistration)state!).Unregister(),
+                registration,
+                CancellationToken.None,
+                TaskContinuationOptions.ExecuteSynchronously,
+                TaskScheduler.Default);
         }
 
         return cancellationToken.CanBeCanceled ? shutdown.Task.WaitAsync(cancellationToken) : shutdown.Task;
@@ -283,6 +320,18 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
         Finish(task, fault, cancelled);
     }
 
+    private void EndGrace()
+    {
+        try
+        {
+            _graceEnd.Cancel();
+        }
+        catch (AggregateException)
+        {
+            // Only the shutdown's own delay is registered on this source; its cancellation does not throw.
+        }
+    }
+
     private static InvalidOperationException ClosedException() =>
         new("The background task tracker is closed to new work: it has been drained or shut down.");
 
@@ -313,8 +362,7 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
 
         _runningHead = task;
         _running++;
-        BackgroundTaskTelemetry.Started.Add(1);
-        BackgroundTaskTelemetry.InFlight.Add(1);
+        BackgroundTaskTelemetry.RecordStarted();
     }
 
     private void Finish(TrackedTask task, Exception? fault, bool cancelled)
@@ -345,8 +393,7 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
 
             // Recorded before the count drops, as the start is recorded when it rises: whoever sees InFlight (or a
             // shutdown report) without this task also sees its measurements.
-            BackgroundTaskTelemetry.InFlight.Add(-1);
-            BackgroundTaskTelemetry.Duration.Record(elapsed.TotalSeconds);
+            BackgroundTaskTelemetry.RecordEnded(elapsed);
             _running--;
             abandoned = task.Abandoned;
             if (!abandoned)
@@ -361,16 +408,21 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
             }
 
             admitted = AdmitWaiterLocked(out nextForWaiter);
-            if (_closed && _running == 0 && _queue.Count == 0)
+            if (fault is not null)
+            {
+                _reportingFaults++;
+            }
+            else if (IsIdleLocked())
             {
                 idle = _idle;
             }
         }
 
-        // The fault is logged before DrainAsync or a shutdown can observe that this task has ended.
+        // The fault is logged before DrainAsync or a shutdown can observe that this task has ended. The logger, the
+        // listeners and StopApplication are contained: whatever they throw, the next tasks launch and the waiters are told.
         if (fault is not null)
         {
-            BackgroundTaskTelemetry.Faulted.Add(1);
+            BackgroundTaskTelemetry.RecordFaulted();
             if (abandoned)
             {
                 BackgroundTaskLog.AbandonedTaskFaulted(_logger, fault, task.Name);
@@ -383,7 +435,23 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
             if (_faultBehavior == BackgroundTaskFaultBehavior.LogAndStopHost && _applicationLifetime is not null)
             {
                 BackgroundTaskLog.StoppingHost(_logger, task.Name);
-                _applicationLifetime.StopApplication();
+                try
+                {
+                    _applicationLifetime.StopApplication();
+                }
+                catch (Exception ex)
+                {
+                    BackgroundTaskLog.StopApplicationFailed(_logger, ex, task.Name);
+                }
+            }
+
+            lock (_lock)
+            {
+                _reportingFaults--;
+                if (IsIdleLocked())
+                {
+                    idle = _idle;
+                }
             }
         }
 
@@ -398,24 +466,63 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
         idle?.TrySetResult();
     }
 
+    private bool IsIdleLocked() => _closed && _running == 0 && _queue.Count == 0 && _reportingFaults == 0;
+
     /// <summary>Admits the first waiting <see cref="StartAsync"/> caller if there is room now.</summary>
     private CapacityWaiter? AdmitWaiterLocked(out TrackedTask? launch)
     {
         launch = null;
-        while (!_closed && _running + _queue.Count < _capacity && _waiters.TryDequeue(out var waiter))
+        var waiter = _firstWaiter;
+        if (_closed || waiter is null || _running + _queue.Count >= _capacity)
         {
-            if (waiter.Done)
-            {
-                continue;
-            }
-
-            waiter.Done = true;
-            _activeWaiters--;
-            launch = AdmitLocked(waiter.Tracked);
-            return waiter;
+            return null;
         }
 
-        return null;
+        RemoveWaiterLocked(waiter);
+        launch = AdmitLocked(waiter.Tracked);
+        return waiter;
+    }
+
+    private void AppendWaiterLocked(CapacityWaiter waiter)
+    {
+        waiter.Previous = _lastWaiter;
+        if (_lastWaiter is null)
+        {
+            _firstWaiter = waiter;
+        }
+        else
+        {
+            _lastWaiter.Next = waiter;
+        }
+
+        _lastWaiter = waiter;
+        _waiterCount++;
+    }
+
+    /// <summary>Unlinks a waiting caller and marks it done (admitted, cancelled or rejected): the one way out of the list.</summary>
+    private void RemoveWaiterLocked(CapacityWaiter waiter)
+    {
+        if (waiter.Previous is null)
+        {
+            _firstWaiter = waiter.Next;
+        }
+        else
+        {
+            waiter.Previous.Next = waiter.Next;
+        }
+
+        if (waiter.Next is null)
+        {
+            _lastWaiter = waiter.Previous;
+        }
+        else
+        {
+            waiter.Next.Previous = waiter.Previous;
+        }
+
+        waiter.Previous = waiter.Next = null;
+        waiter.Done = true;
+        _waiterCount--;
     }
 
     private void CancelWaiter(CapacityWaiter waiter, CancellationToken token)
@@ -427,8 +534,7 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
                 return;
             }
 
-            waiter.Done = true;
-            _activeWaiters--;
+            RemoveWaiterLocked(waiter);
         }
 
         waiter.TrySetCanceled(token);
@@ -441,49 +547,60 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
         Task idle;
         lock (_lock)
         {
-            if (!_closed)
-            {
-                _closed = true;
-                while (_waiters.TryDequeue(out var waiter))
-                {
-                    if (!waiter.Done)
-                    {
-                        waiter.Done = true;
-                        _activeWaiters--;
-                        (rejected ??= []).Add(waiter);
-                    }
-                }
-            }
-
-            if (_idle is null)
-            {
-                _idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-                if (_running == 0 && _queue.Count == 0)
-                {
-                    _idle.SetResult();
-                }
-            }
-
-            idle = _idle.Task;
+            idle = CloseLocked(ref rejected).Task;
         }
 
-        if (rejected is not null)
-        {
-            foreach (var waiter in rejected)
-            {
-                waiter.Registration.Unregister();
-                waiter.TrySetException(ClosedException());
-            }
-        }
-
+        Reject(rejected);
         return idle;
     }
 
-    private async Task RunShutdownAsync(TaskCompletionSource<ShutdownReport> completion, TimeSpan grace, CancellationToken graceEnd)
+    /// <summary>
+    /// Closes the tracker (idempotent) and unlinks the waiting callers into <paramref name="rejected"/> (to reject outside
+    /// the lock); returns the source that completes when no work is left.
+    /// </summary>
+    private TaskCompletionSource CloseLocked(ref List<CapacityWaiter>? rejected)
+    {
+        if (!_closed)
+        {
+            _closed = true;
+            while (_firstWaiter is { } waiter)
+            {
+                RemoveWaiterLocked(waiter);
+                (rejected ??= []).Add(waiter);
+            }
+        }
+
+        if (_idle is null)
+        {
+            _idle = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (IsIdleLocked())
+            {
+                _idle.SetResult();
+            }
+        }
+
+        return _idle;
+    }
+
+    private static void Reject(List<CapacityWaiter>? rejected)
+    {
+        if (rejected is null)
+        {
+            return;
+        }
+
+        foreach (var waiter in rejected)
+        {
+            waiter.Registration.Unregister();
+            waiter.TrySetException(ClosedException());
+        }
+    }
+
+    private async Task RunShutdownAsync(TaskCompletionSource<ShutdownReport> completion, TimeSpan grace)
     {
         try
         {
-            completion.TrySetResult(await ShutdownCoreAsync(grace, graceEnd).ConfigureAwait(false));
+            completion.TrySetResult(await ShutdownCoreAsync(grace).ConfigureAwait(false));
         }
         catch (Exception ex)
         {
@@ -491,19 +608,24 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
         }
     }
 
-    private async Task<ShutdownReport> ShutdownCoreAsync(TimeSpan grace, CancellationToken graceEnd)
+    private async Task<ShutdownReport> ShutdownCoreAsync(TimeSpan grace)
     {
         var start = _timeProvider.GetTimestamp();
         var builder = new ReportBuilder();
         int dropped;
+        List<CapacityWaiter>? rejected = null;
+        Task idle;
         lock (_lock)
         {
+            // One step: the queue is dropped and the tracker closed under the same lock, so no work can be accepted
+            // (queued behind the drop, then run) once the shutdown has begun.
             _report = builder;
             dropped = _queue.Count;
             _queue.Clear();
+            idle = CloseLocked(ref rejected).Task;
         }
 
-        var idle = CloseAsync();
+        Reject(rejected);
         try
         {
             // Sets the token at once; the work's cancellation callbacks run on the thread pool, not on this caller.
@@ -518,12 +640,13 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
         {
             // The deadline counts from the start of the shutdown, however long the cancellation callbacks took.
             var wait = grace == Timeout.InfiniteTimeSpan ? grace : grace - _timeProvider.GetElapsedTime(start);
-            using var stopDelay = CancellationTokenSource.CreateLinkedTokenSource(graceEnd);
             var delay = wait == Timeout.InfiniteTimeSpan || wait > TimeSpan.Zero
-                ? Task.Delay(wait, _timeProvider, stopDelay.Token)
+                ? Task.Delay(wait, _timeProvider, _graceEnd.Token)
                 : Task.CompletedTask;
             await Task.WhenAny(idle, delay).ConfigureAwait(false);
-            await stopDelay.CancelAsync().ConfigureAwait(false);
+
+            // Stops the grace timer if the work ended first (the source serves this one delay only).
+            EndGrace();
         }
 
         ShutdownReport report;
@@ -543,7 +666,7 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
 
         if (report.Abandoned.Count > 0)
         {
-            BackgroundTaskTelemetry.Abandoned.Add(report.Abandoned.Count);
+            BackgroundTaskTelemetry.RecordAbandoned(report.Abandoned.Count);
         }
 
         if (report.IsClean)

@@ -16,7 +16,8 @@ public static class BackgroundTaskTrackerServiceCollectionExtensions
     /// Registers a singleton <see cref="BackgroundTaskTracker"/> with default options, and a hosted service whose
     /// <c>StopAsync</c> calls <see cref="BackgroundTaskTracker.ShutdownAsync"/> with the host's remaining shutdown time:
     /// the grace period ends when the host's stop token is cancelled (at the end of <c>HostOptions.ShutdownTimeout</c>)
-    /// or after <see cref="BackgroundTaskTrackerOptions.DefaultGrace"/>, whichever comes first. Uses the registered
+    /// or after <see cref="BackgroundTaskTrackerOptions.DefaultGrace"/>, whichever comes first; a shutdown the application
+    /// began earlier (with a longer grace) also ends its grace when that token is cancelled. Uses the registered
     /// <see cref="TimeProvider"/> if any, <see cref="TimeProvider.System"/> otherwise.
     /// </summary>
     /// <param name="services">The service collection.</param>

@@ -1,3 +1,4 @@
+using System.Runtime.CompilerServices;
 using AsyncPatterns.BackgroundTasks;
 using AsyncPatterns.BackgroundTasks.Internal;
 using Microsoft.Extensions.DependencyInjection;
@@ -248,6 +249,75 @@ public sealed class BackgroundTaskTrackerEdgeTests
         (await tracker.ShutdownAsync(TimeSpan.Zero, Ct)).Abandoned.Should().Equal("stubborn");
         host.Services.GetFakeLogCollector().GetSnapshot().Should().NotContain(r => r.Id.Id == BackgroundTaskLog.HostGaveUpId);
         gate.Open();
+    }
+
+    [Fact]
+    public async Task StartAsync_CancelledWaitersAgainstAFullTracker_LeaveTheQueueAtOnce()
+    {
+        await using var tracker = Create(maxInFlight: 1, maxQueued: 0);
+        using var gate = new Gate();
+        tracker.TryStart(_ => gate.Task, "holder").Should().BeTrue();
+
+        var works = CancelWaiters(tracker, 1_000);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+
+        works.Count(w => w.IsAlive).Should().Be(0, "a cancelled waiter, and the work it carried, is released when it is cancelled, not when a slot frees");
+        tracker.InFlight.Should().Be(1);
+        tracker.TryStart(_ => Task.CompletedTask).Should().BeFalse("the one slot is still busy");
+        var admitted = tracker.StartAsync(_ => Task.CompletedTask, "after", Ct).AsTask();
+        admitted.IsCompleted.Should().BeFalse("the tracker is still full");
+        gate.Open();
+        await admitted.WaitAsync(FakeClock.HangTimeout, Ct);
+    }
+
+    [Fact]
+    public async Task ShutdownAsync_TryStartFromTheShutdownsCancellationCallback_IsRefusedAndNothingQueuedRuns()
+    {
+        await using var tracker = Create(maxInFlight: 1, maxQueued: 4);
+        var registered = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var inCallback = new TaskCompletionSource<bool>(TaskCreationOptions.RunContinuationsAsynchronously);
+        var queuedRan = 0;
+        tracker.TryStart(
+            async token =>
+            {
+                using var registration = token.Register(() => inCallback.TrySetResult(tracker.TryStart(_ => Task.CompletedTask, "late")));
+                registered.SetResult();
+                await Task.Delay(Timeout.InfiniteTimeSpan, token);
+            },
+            "holder").Should().BeTrue();
+        await registered.Task.WaitAsync(FakeClock.HangTimeout, Ct);
+        tracker.TryStart(_ => { Interlocked.Increment(ref queuedRan); return Task.CompletedTask; }, "queued").Should().BeTrue();
+
+        var report = await tracker.ShutdownAsync(TimeSpan.FromSeconds(1), Ct).WaitAsync(FakeClock.HangTimeout, Ct);
+
+        (await inCallback.Task.WaitAsync(FakeClock.HangTimeout, Ct)).Should().BeFalse("the tracker closed in the step that dropped the queue");
+        report.Cancelled.Should().Be(2, "the holder ended on its token and the queued task was dropped");
+        report.Completed.Should().Be(0);
+        tracker.TryStart(_ => Task.CompletedTask).Should().BeFalse();
+        await FakeClock.WaitUntilAsync(() => tracker.InFlight == 0, cancellationToken: Ct);
+        Volatile.Read(ref queuedRan).Should().Be(0, "dropped work never runs");
+    }
+
+    /// <summary>Queues <paramref name="count"/> StartAsync waiters and cancels each; returns weak references to their work.</summary>
+    [MethodImpl(MethodImplOptions.NoInlining)]
+    private static List<WeakReference> CancelWaiters(BackgroundTaskTracker tracker, int count)
+    {
+        var works = new List<WeakReference>(count);
+        for (var i = 0; i < count; i++)
+        {
+            var id = i;
+            Func<CancellationToken, Task> work = _ => Task.FromResult(id);
+            works.Add(new WeakReference(work));
+            using var wait = new CancellationTokenSource();
+            var pending = tracker.StartAsync(work, "waiter", wait.Token);
+            pending.IsCompleted.Should().BeFalse("the tracker is full");
+            wait.Cancel();
+            pending.IsCanceled.Should().BeTrue();
+        }
+
+        return works;
     }
 
     /// <summary>A gate for stubborn work, opened when disposed so that a failing test never leaves a tracker waiting on the fake clock.</summary>

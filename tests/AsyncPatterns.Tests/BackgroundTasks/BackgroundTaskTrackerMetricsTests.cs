@@ -1,5 +1,6 @@
 using AsyncPatterns.BackgroundTasks;
 using AsyncPatterns.BackgroundTasks.Internal;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Diagnostics.Metrics.Testing;
 
 namespace AsyncPatterns.Tests.BackgroundTasks;
@@ -85,5 +86,39 @@ public sealed class BackgroundTaskTrackerMetricsTests
 
         report.IsClean.Should().BeTrue();
         abandoned.GetMeasurementSnapshot().Should().BeEmpty("a count of zero is not an event");
+    }
+
+    [Fact]
+    public async Task Instruments_AMeterListenerThrows_WorkRunsAndTheAccountingHolds()
+    {
+        using var listener = new MeterListener();
+        listener.InstrumentPublished = (instrument, l) =>
+        {
+            if (instrument.Name.StartsWith("asyncpatterns.background_tasks.", StringComparison.Ordinal))
+            {
+                l.EnableMeasurementEvents(instrument);
+            }
+        };
+        listener.SetMeasurementEventCallback<long>((_, _, _, _) => throw new InvalidOperationException("listener failed"));
+        listener.SetMeasurementEventCallback<double>((_, _, _, _) => throw new InvalidOperationException("listener failed"));
+        listener.Start();
+        var tracker = new BackgroundTaskTracker(new BackgroundTaskTrackerOptions { MaxInFlight = 1, MaxQueued = 1, DefaultGrace = TimeSpan.Zero });
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var nextRan = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        tracker.TryStart(async _ => { await gate.Task; throw new InvalidOperationException("boom"); }, "faulty").Should().BeTrue();
+        tracker.TryStart(_ => { nextRan.SetResult(); return Task.CompletedTask; }, "next").Should().BeTrue();
+        gate.SetResult();
+        await nextRan.Task.WaitAsync(FakeClock.HangTimeout, Ct);
+        await tracker.DrainAsync(Ct).WaitAsync(FakeClock.HangTimeout, Ct);
+        tracker.InFlight.Should().Be(0);
+
+        var stubborn = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var second = new BackgroundTaskTracker(new BackgroundTaskTrackerOptions { DefaultGrace = TimeSpan.Zero });
+        second.TryStart(_ => stubborn.Task, "stubborn").Should().BeTrue();
+        var report = await second.ShutdownAsync(TimeSpan.Zero, Ct).WaitAsync(FakeClock.HangTimeout, Ct);
+        report.Abandoned.Should().Equal("stubborn");
+        stubborn.SetResult();
+        await FakeClock.WaitUntilAsync(() => second.InFlight == 0, cancellationToken: Ct);
     }
 }

@@ -2,6 +2,7 @@ using AsyncPatterns.BackgroundTasks;
 using AsyncPatterns.BackgroundTasks.Internal;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Time.Testing;
 
@@ -111,6 +112,62 @@ public sealed class BackgroundTaskTrackerServiceCollectionExtensionsTests
     }
 
     [Fact]
+    public async Task StopAsync_ShutdownAlreadyStartedWithALongerGrace_EndsWhenTheHostStopTokenIsCancelled()
+    {
+        var time = FakeClock.Create();
+        using var host = BuildHost(time, o => o.DefaultGrace = TimeSpan.FromMinutes(1));
+        await host.StartAsync(Ct);
+        var tracker = host.Services.GetRequiredService<BackgroundTaskTracker>();
+        var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+        Task<ShutdownReport>? early = null;
+        using var stopping = lifetime.ApplicationStopping.Register(() => early = tracker.ShutdownAsync(TimeSpan.FromMinutes(10)));
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        tracker.TryStart(_ => gate.Task, "stubborn").Should().BeTrue();
+        using var hostTimeout = new CancellationTokenSource();
+
+        try
+        {
+            var stop = host.StopAsync(hostTimeout.Token);
+            await FakeClock.SettleAsync();
+            early.Should().NotBeNull("the application began the shutdown from ApplicationStopping");
+            stop.IsCompleted.Should().BeFalse("neither grace has ended");
+            await hostTimeout.CancelAsync();
+
+            await stop.WaitAsync(FakeClock.HangTimeout, Ct);
+            var report = await early!.WaitAsync(FakeClock.HangTimeout, Ct);
+            report.Abandoned.Should().Equal("stubborn");
+            host.Services.GetFakeLogCollector().GetSnapshot().Should().ContainSingle(r => r.Id.Id == BackgroundTaskLog.HostGaveUpId);
+        }
+        finally
+        {
+            // Ends the work, so disposing the host (which awaits the tracker's shutdown) never waits out the 10 minutes.
+            gate.SetResult();
+        }
+    }
+
+    [Fact]
+    public async Task StopAsync_TrackerLoggerThrows_TheHostStopsWithoutErrorAndTheReportIsComplete()
+    {
+        var time = FakeClock.Create();
+        var provider = new BackgroundTaskTrackerContainmentTests.ThrowingLoggerProvider(onlyCategory: typeof(BackgroundTaskTracker).FullName);
+        using var host = BuildHost(time, o => o.DefaultGrace = TimeSpan.FromHours(1), provider);
+        await host.StartAsync(Ct);
+        var tracker = host.Services.GetRequiredService<BackgroundTaskTracker>();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        tracker.TryStart(_ => gate.Task, "stubborn").Should().BeTrue();
+        using var hostTimeout = new CancellationTokenSource();
+
+        var stop = host.StopAsync(hostTimeout.Token);
+        await FakeClock.SettleAsync();
+        await hostTimeout.CancelAsync();
+
+        await stop.WaitAsync(FakeClock.HangTimeout, Ct);
+        (await tracker.ShutdownAsync(TimeSpan.Zero, Ct)).Abandoned.Should().Equal("stubborn");
+        provider.Thrown.Should().BeGreaterThanOrEqualTo(2, "the report and the host's giving up were handed to the logger, which threw");
+        gate.SetResult();
+    }
+
+    [Fact]
     public async Task TryStart_FaultWithLogAndStopHost_StopsTheApplication()
     {
         using var host = BuildHost(FakeClock.Create(), o => o.FaultBehavior = BackgroundTaskFaultBehavior.LogAndStopHost);
@@ -143,10 +200,15 @@ public sealed class BackgroundTaskTrackerServiceCollectionExtensionsTests
         await host.StopAsync(Ct).WaitAsync(FakeClock.HangTimeout, Ct);
     }
 
-    private static IHost BuildHost(FakeTimeProvider time, Action<BackgroundTaskTrackerOptions> configure)
+    private static IHost BuildHost(FakeTimeProvider time, Action<BackgroundTaskTrackerOptions> configure, ILoggerProvider? trackerLogs = null)
     {
         var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
         builder.Services.AddFakeLogging();
+        if (trackerLogs is not null)
+        {
+            builder.Logging.AddProvider(trackerLogs);
+        }
+
         builder.Services.AddSingleton<TimeProvider>(time);
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(5));
         builder.Services.AddBackgroundTaskTracker(configure);

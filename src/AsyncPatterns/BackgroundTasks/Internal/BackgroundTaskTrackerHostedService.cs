@@ -8,6 +8,9 @@ namespace AsyncPatterns.BackgroundTasks.Internal;
 /// The host cancels the token <see cref="StopAsync"/> receives when its <c>HostOptions.ShutdownTimeout</c> (counted from
 /// the moment it began to stop) runs out, so that token is the host's remaining shutdown time: the tracker's grace period
 /// ends when it is cancelled, or after <see cref="BackgroundTaskTrackerOptions.DefaultGrace"/>, whichever comes first.
+/// If the application already began the shutdown (say, <c>ShutdownAsync(TimeSpan.FromMinutes(10))</c> from
+/// <c>ApplicationStopping</c>), that shutdown keeps its own grace but still ends it when this token is cancelled, so the
+/// host's stop is never held beyond its timeout. A logger that throws is ignored (the tracker's log methods are contained).
 /// The report is then complete (whatever still runs is listed as abandoned) and logged before the host moves on.
 /// <c>HostOptions</c> itself lives in <c>Microsoft.Extensions.Hosting</c>, which this library does not reference; the
 /// token carries the same deadline, already reduced by the time other services took to stop.
