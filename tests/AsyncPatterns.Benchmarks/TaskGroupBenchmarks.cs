@@ -69,7 +69,7 @@ public class TaskGroupBenchmarks
 /// <summary>
 /// 10,000 items with at most 16 at once, results in input order: <see cref="TaskGroup.ForEachAsync{TSource, TResult}(IEnumerable{TSource}, int, Func{TSource, CancellationToken, Task{TResult}}, CancellationToken)"/>
 /// against <see cref="Parallel.ForEachAsync{TSource}(IEnumerable{TSource}, ParallelOptions, Func{TSource, CancellationToken, ValueTask})"/>
-/// (writing results by index) and against <see cref="SemaphoreSlim"/> + <c>Task.WhenAll</c>, the seed's bounded gather.
+/// (writing results by index) and against <see cref="SemaphoreSlim"/> + <c>Task.WhenAll</c>, the bounded gather of Python's asyncio.
 /// </summary>
 [MemoryDiagnoser]
 public class TaskGroupForEachBenchmarks

@@ -114,7 +114,7 @@ public sealed class LoopbackServer : IAsyncDisposable
 
     /// <summary>Starts a server on 127.0.0.1 with an ephemeral port.</summary>
     /// <param name="itemCount">The size of the data set.</param>
-    /// <param name="seed">The seed of the failure randomness.</param>
+    /// <param name="seed">The random seed of the failures, so every run draws the same.</param>
     /// <param name="cancellationToken">Cancels the start.</param>
     public static async Task<LoopbackServer> StartAsync(int itemCount = 250, int seed = 12345, CancellationToken cancellationToken = default)
     {
