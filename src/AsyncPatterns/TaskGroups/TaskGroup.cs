@@ -227,8 +227,9 @@ public sealed class TaskGroup : IAsyncDisposable
 
     /// <summary>
     /// Starts a child. It runs on the thread pool (never inline), after any queued children when
-    /// <see cref="TaskGroupOptions.MaxConcurrency"/> is reached. If the group is already cancelled the delegate is not
-    /// run and the returned task is cancelled. Also allowed while the group waits for its last children.
+    /// <see cref="TaskGroupOptions.MaxConcurrency"/> is reached. If the group is cancelled before the child starts
+    /// (already at this call, or while the child waits for the thread pool or a slot), the delegate is not run and the
+    /// returned task is cancelled. Also allowed while the group waits for its last children.
     /// </summary>
     /// <param name="work">The child; receives <see cref="Token"/>.</param>
     /// <param name="name">A name for <see cref="TaskGroupFault.ChildName"/>.</param>

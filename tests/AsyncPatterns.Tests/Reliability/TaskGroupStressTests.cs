@@ -153,12 +153,16 @@ public sealed class TaskGroupStressTests
             var random = new Random(seed);
             var fault = new OperationCanceledException($"nobody asked for this ({Name}, seed {seed})");
             var go = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            var ignorerStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             var spin = random.Next(0, 200);
 
-            var run = TaskGroup.RunAsync(group =>
+            // The ignorer must be running before Cancel() can happen: a child cancelled before it starts never runs
+            // (documented), so it would have no fault to report. The race under test is between its throw and Cancel().
+            var run = TaskGroup.RunAsync(async group =>
             {
                 _ = group.Run(async _ =>
                 {
+                    ignorerStarted.SetResult();
                     await go.Task;
                     throw fault;
                 }, "ignorer");
@@ -172,8 +176,8 @@ public sealed class TaskGroupStressTests
 
                     group.Cancel();
                 });
+                await ignorerStarted.Task;
                 go.SetResult();
-                return Task.CompletedTask;
             }, cancellationToken: TestContext.Current.CancellationToken);
 
             var thrown = await StressHarness.BoundedAsync(run.ContinueWith(t => t.Exception?.InnerException, TaskScheduler.Default), "the group");
