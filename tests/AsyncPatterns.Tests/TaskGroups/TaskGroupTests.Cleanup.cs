@@ -109,19 +109,23 @@ public sealed partial class TaskGroupTests
     {
         var winner = new Resource("winner");
         var loser = new ThrowingResource();
-        var winnerReturned = NewGate();
 
         var act = () => TaskGroup.RaceAsync<IAsyncDisposable>(
         [
             async _ =>
             {
                 await Task.Yield();
-                winnerReturned.SetResult();
                 return winner;
             },
-            async _ =>
+            async token =>
             {
-                await winnerReturned.Task; // ignores cancellation and still produces a result
+                // Finishes only once the race has cancelled it, so it can only lose; it still produces a result.
+                var cancelled = NewGate();
+                using (token.Register(() => cancelled.SetResult()))
+                {
+                    await cancelled.Task;
+                }
+
                 return loser;
             },
         ], cancellationToken: Ct).Guard();
