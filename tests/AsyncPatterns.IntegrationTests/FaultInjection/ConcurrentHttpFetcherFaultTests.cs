@@ -25,7 +25,7 @@ public sealed class ConcurrentHttpFetcherFaultTests(LoopbackServerFixture fixtur
         IReadOnlyList<FetchResult<List<ServerItem>>> results;
         using (var client = CreateClient())
         {
-            var fetcher = new ConcurrentHttpFetcher(client, new FetchOptions { PerRequestTimeout = FaultInjection.Timeout, MaxConcurrency = 4 });
+            var fetcher = new ConcurrentHttpFetcher(client, new FetchOptions { PerRequestTimeout = TimeoutFor(fault), MaxConcurrency = 4 });
             results = await fetcher.FetchAllAsync(
                     [Url(server, fault), server.Url("items?pageSize=20")], FaultJson.Default.ListServerItem, TestContext.Current.CancellationToken)
                 .WaitAsync(UpperBound, TestContext.Current.CancellationToken);

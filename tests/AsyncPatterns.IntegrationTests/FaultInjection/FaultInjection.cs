@@ -25,6 +25,12 @@ internal static class FaultInjection
     public const string RedirectLoop = "redirect-loop";
     public const string HugeHeader = "huge-header";
 
+    /// <summary>
+    /// The timeout for a fault: <see cref="Timeout"/> for the faults that only a timeout ends, a generous one for the
+    /// faults that end on their own, so a loaded machine cannot turn them into a timeout.
+    /// </summary>
+    public static TimeSpan TimeoutFor(string fault) => fault is Slowloris or StallMidBody ? Timeout : UpperBound / 2;
+
     public static Uri Url(LoopbackServer server, string fault) => server.Url("fault/" + fault);
 
     /// <summary>A client with its own connection pool, so disposing it closes every connection it opened.</summary>

@@ -36,7 +36,7 @@ public sealed class PaginatorFaultTests(LoopbackServerFixture fixture) : IClassF
                     {
                         items++;
                     }
-                }, FaultInjection.Timeout, cancellationToken: TestContext.Current.CancellationToken).WaitAsync(UpperBound, TestContext.Current.CancellationToken);
+                }, TimeoutFor(fault), cancellationToken: TestContext.Current.CancellationToken).WaitAsync(UpperBound, TestContext.Current.CancellationToken);
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !TestContext.Current.CancellationToken.IsCancellationRequested)
             {

@@ -28,7 +28,7 @@ public sealed class RetryFaultTests(LoopbackServerFixture fixture) : IClassFixtu
         var server = fixture.Server;
         var attempts = 0;
         Exception? thrown = null;
-        using (var client = CreateClient(FaultInjection.Timeout))
+        using (var client = CreateClient(TimeoutFor(fault)))
         {
             try
             {
