@@ -321,8 +321,10 @@ internal sealed partial class ConnectionPoolCore<TConnection> : IConnectionPoolM
         Debug.Assert(_quiet?.Task.IsCompleted != true || Total == 0, $"once quiet, no slot is taken: {Describe()}");
     }
 
+    // Stryker disable all : Debug-only text of a failed invariant check; Release builds never call it.
     private string Describe() =>
         $"idle {_idle.Count}, busy {_busy}, creating {_creating}, destroying {_destroying}, waiting {_waiterCount}, free waiters {_freeWaiterCount}, background {_background}, disposed {_disposed}";
+    // Stryker restore all
 
     private void RecordCreateTime(long started, long now)
     {
