@@ -62,7 +62,13 @@ public sealed class AsyncConnectionPool<TConnection> : IAsyncDisposable
     /// <exception cref="ConnectionPoolTimeoutException">No connection within <see cref="ConnectionPoolOptions{TConnection}.AcquireTimeout"/>.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="ObjectDisposedException">The pool is disposed, or was disposed while the caller waited.</exception>
-    /// <remarks>An exception thrown by the create hook reaches the caller that needed the connection; its slot is freed for the next caller.</remarks>
+    /// <remarks>
+    /// An exception thrown by the create hook reaches the caller that needed the connection; its slot is freed for the
+    /// next caller. A caller that has to wait reuses a pooled waiter, and every waiter's acquire timeout runs on one timer
+    /// of the pool, so waiting allocates almost nothing. As with any <see cref="ValueTask{TResult}"/>, await the result
+    /// once (or call <see cref="ValueTask{TResult}.AsTask"/> once): awaiting it again is not supported; it throws
+    /// <see cref="InvalidOperationException"/>, or is undefined once the pool has reused what backs it.
+    /// </remarks>
     public ValueTask<PooledConnection<TConnection>> AcquireAsync(CancellationToken cancellationToken = default) => _core.AcquireAsync(cancellationToken);
 
     /// <summary>

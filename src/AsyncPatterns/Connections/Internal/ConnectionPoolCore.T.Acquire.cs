@@ -5,6 +5,9 @@ namespace AsyncPatterns.Connections.Internal;
 /// <summary>Acquire: the fast path for an idle connection, the FIFO of waiters, and the checks before a connection is leased.</summary>
 internal sealed partial class ConnectionPoolCore<TConnection>
 {
+    /// <summary>The value of a timestamp that was not read (the clock is read only for the features that need it).</summary>
+    private const long NoTime = long.MinValue;
+
     public ValueTask<PooledConnection<TConnection>> AcquireAsync(CancellationToken cancellationToken)
     {
         if (cancellationToken.IsCancellationRequested)
@@ -12,7 +15,7 @@ internal sealed partial class ConnectionPoolCore<TConnection>
             return ValueTask.FromCanceled<PooledConnection<TConnection>>(cancellationToken);
         }
 
-        var now = _time.GetTimestamp();
+        var now = LeaseTime();
         PoolEntry<TConnection>? entry = null;
         List<PoolEntry<TConnection>>? retired = null;
         Waiter? waiter = null;
@@ -25,7 +28,7 @@ internal sealed partial class ConnectionPoolCore<TConnection>
                 throw DisposedException();
             }
 
-            if (_waiters.Count == 0)
+            if (_waiterCount == 0)
             {
                 entry = TakeIdle_Locked(now, ref retired);
                 if (entry is null && Total < _maxSize)
@@ -36,10 +39,17 @@ internal sealed partial class ConnectionPoolCore<TConnection>
                 }
             }
 
-            if (entry is null && !create)
+            if (entry is null)
             {
-                waiter = new Waiter();
-                waiter.Node = _waiters.AddLast(waiter);
+                if (now == NoTime)
+                {
+                    now = _time.GetTimestamp(); // the slow path always knows when it started: the deadline and the wait time
+                }
+
+                if (!create)
+                {
+                    waiter = Enqueue_Locked(now);
+                }
             }
 
             AssertInvariants();
@@ -58,57 +68,92 @@ internal sealed partial class ConnectionPoolCore<TConnection>
             {
                 return new ValueTask<PooledConnection<TConnection>>(Lease(entry, now, now));
             }
+
+            if (now == NoTime)
+            {
+                now = _time.GetTimestamp();
+            }
         }
 
         return AcquireSlowAsync(entry, unusable, waiter, create, generation, now, cancellationToken);
     }
 
+    /// <summary>
+    /// The acquire that waits, creates or validates. Its state machine is pooled, so the awaited
+    /// <see cref="ValueTask{TResult}"/> must be awaited once only (as <see cref="ValueTask{TResult}"/> requires): a second
+    /// await throws <see cref="InvalidOperationException"/> or, once the box was reused, is undefined.
+    /// </summary>
+    [System.Runtime.CompilerServices.AsyncMethodBuilder(typeof(System.Runtime.CompilerServices.PoolingAsyncValueTaskMethodBuilder<>))]
     private async ValueTask<PooledConnection<TConnection>> AcquireSlowAsync(
         PoolEntry<TConnection>? entry, bool unusable, Waiter? waiter, bool create, int generation, long start, CancellationToken cancellationToken)
     {
-        using var timeout = _acquireTimeout == Timeout.InfiniteTimeSpan ? null : new CancellationTokenSource(_acquireTimeout, _time);
-        using var linked = timeout is null || !cancellationToken.CanBeCanceled ? null : CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, timeout.Token);
-        var token = linked?.Token ?? timeout?.Token ?? cancellationToken;
-        try
+        var deadline = _acquireTimeoutTicks == long.MaxValue ? long.MaxValue : start + _acquireTimeoutTicks;
+        if (waiter is not null)
         {
-            if (waiter is not null)
+            // A registration on the caller's token, no linked source; the acquire timeout is the pool's one wait timer.
+            // Disposing the registration waits for a callback that is running, so no callback of this acquire can
+            // touch the waiter once it is recycled for another.
+            using (cancellationToken.UnsafeRegister(s_cancelWaiter, waiter))
             {
-                using (token.UnsafeRegister(static (state, canceledToken) => ((Waiter)state!).Pool!.CancelWaiter((Waiter)state!, canceledToken), SetPool(waiter)))
-                {
-                    entry = await waiter.Task.ConfigureAwait(false);
-                }
-
-                if (token.IsCancellationRequested)
-                {
-                    // Granted in the same instant the caller gave up: hand the grant on, so cancellation consumes nothing.
-                    await GiveBackAsync(entry).ConfigureAwait(false);
-                    token.ThrowIfCancellationRequested();
-                }
-
-                if (entry is null)
-                {
-                    create = true;
-                    generation = waiter.Generation;
-                }
-                else
-                {
-                    // A connection handed over by a returning caller is checked like one taken from the stack: it may
-                    // have come back unchecked from a validation its caller abandoned.
-                    unusable = !IsUsable(entry);
-                }
+                entry = await new ValueTask<PoolEntry<TConnection>?>(waiter, waiter.Token).ConfigureAwait(false);
             }
 
+            var outcome = waiter.Outcome;
+            generation = waiter.Generation;
+            Recycle(waiter);
+            switch (outcome)
+            {
+                case WaitOutcome.Canceled:
+                    throw new OperationCanceledException(cancellationToken);
+                case WaitOutcome.TimedOut:
+                    throw TimedOut();
+                case WaitOutcome.Disposed:
+                    throw DisposedException(" while waiting for a connection");
+            }
+
+            if (cancellationToken.IsCancellationRequested)
+            {
+                // Granted in the same instant the caller gave up: hand the grant on, so cancellation consumes nothing.
+                await GiveBackAsync(entry).ConfigureAwait(false);
+                throw new OperationCanceledException(cancellationToken);
+            }
+
+            if (entry is null)
+            {
+                create = true;
+            }
+            else
+            {
+                // A connection handed over by a returning caller is checked like one taken from the stack: it may
+                // have come back unchecked from a validation its caller abandoned.
+                unusable = !IsUsable(entry);
+            }
+        }
+
+        CancellationTokenSource? timeout = null;
+        var link = default(CancellationTokenRegistration);
+        try
+        {
             while (true)
             {
                 if (create)
                 {
-                    entry = await CreateForCallerAsync(generation, token).ConfigureAwait(false);
+                    entry = await CreateForCallerAsync(generation, HookToken(deadline, cancellationToken, ref timeout, ref link)).ConfigureAwait(false);
                     return Lease(entry, _time.GetTimestamp(), start);
                 }
 
-                if (!unusable && (!NeedsValidation(entry!, _time.GetTimestamp()) || await ValidateAsync(entry!, token).ConfigureAwait(false)))
+                if (!unusable)
                 {
-                    return Lease(entry!, _time.GetTimestamp(), start);
+                    var now = LeaseTime();
+                    if (!NeedsValidation(entry!, now))
+                    {
+                        return Lease(entry!, now, start);
+                    }
+
+                    if (await ValidateAsync(entry!, HookToken(deadline, cancellationToken, ref timeout, ref link)).ConfigureAwait(false))
+                    {
+                        return Lease(entry!, _time.GetTimestamp(), start);
+                    }
                 }
 
                 (entry, unusable, create, generation) = await ReplaceFailedAsync(entry!).ConfigureAwait(false);
@@ -120,11 +165,47 @@ internal sealed partial class ConnectionPoolCore<TConnection>
         }
         catch (OperationCanceledException) when (timeout is not null && timeout.IsCancellationRequested)
         {
-            Interlocked.Increment(ref _timeouts);
-            ConnectionPoolMetrics.Timeouts.Add(1, PoolNameTag);
-            throw new ConnectionPoolTimeoutException(Name, _maxSize, _acquireTimeout);
+            throw TimedOut();
+        }
+        finally
+        {
+            await link.DisposeAsync().ConfigureAwait(false);
+            timeout?.Dispose();
         }
     }
+
+    /// <summary>
+    /// The token for a hook (create, validate) that runs after the wait: the caller's token and, with an acquire
+    /// timeout, what is left of it. The timer-backed source is made once, on first need, and follows the caller's
+    /// token through a registration instead of a linked source.
+    /// </summary>
+    private CancellationToken HookToken(long deadline, CancellationToken cancellationToken, ref CancellationTokenSource? timeout, ref CancellationTokenRegistration link)
+    {
+        if (deadline == long.MaxValue)
+        {
+            return cancellationToken;
+        }
+
+        if (timeout is null)
+        {
+            var remaining = _time.GetElapsedTime(_time.GetTimestamp(), deadline);
+            timeout = new CancellationTokenSource(remaining < TimeSpan.Zero ? TimeSpan.Zero : remaining, _time);
+            link = cancellationToken.UnsafeRegister(static state => ((CancellationTokenSource)state!).Cancel(), timeout);
+        }
+
+        return timeout.Token;
+    }
+
+    private ConnectionPoolTimeoutException TimedOut()
+    {
+        Interlocked.Increment(ref _timeouts);
+        ConnectionPoolMetrics.Timeouts.Add(1, PoolNameTag);
+        return new ConnectionPoolTimeoutException(Name, _maxSize, _acquireTimeout);
+    }
+
+    /// <summary>The time a lease starts, or <see cref="NoTime"/> when nothing configured needs it.</summary>
+    private long LeaseTime() =>
+        _acquireReadsClock || ConnectionPoolMetrics.UseTime.Enabled || ConnectionPoolMetrics.WaitTime.Enabled ? _time.GetTimestamp() : NoTime;
 
     /// <summary>
     /// The connection failed its check (not usable, or validation failed): destroy it and, keeping this caller's turn,
@@ -187,27 +268,6 @@ internal sealed partial class ConnectionPoolCore<TConnection>
         return default;
     }
 
-    private Waiter SetPool(Waiter waiter)
-    {
-        waiter.Pool = this;
-        return waiter;
-    }
-
-    private void CancelWaiter(Waiter waiter, CancellationToken token)
-    {
-        lock (_lock)
-        {
-            if (waiter.Node?.List is null)
-            {
-                return; // already granted (or failed by disposal): the grant stands and the caller handles it
-            }
-
-            _waiters.Remove(waiter.Node);
-            waiter.TrySetCanceled(token);
-            AssertInvariants();
-        }
-    }
-
     private PooledConnection<TConnection> Lease(PoolEntry<TConnection> entry, long now, long waitStart)
     {
         entry.LeasedAt = now;
@@ -218,7 +278,7 @@ internal sealed partial class ConnectionPoolCore<TConnection>
             entry.AcquiredAt = new StackTrace(1, fNeedFileInfo: true).ToString();
         }
 
-        if (ConnectionPoolMetrics.WaitTime.Enabled)
+        if (ConnectionPoolMetrics.WaitTime.Enabled && now != NoTime)
         {
             ConnectionPoolMetrics.WaitTime.Record(Seconds(waitStart, now), PoolNameTag);
         }

@@ -6,7 +6,6 @@ internal sealed partial class ConnectionPoolCore<TConnection>
     public ValueTask DisposeAsync()
     {
         TaskCompletionSource completion;
-        List<Waiter> waiters;
         List<PoolEntry<TConnection>>? idle = null;
         lock (_lock)
         {
@@ -20,8 +19,12 @@ internal sealed partial class ConnectionPoolCore<TConnection>
             _drained = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _quiet = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
             _disposeCompletion = completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            waiters = [.. _waiters];
-            _waiters.Clear();
+            while (_head is not null)
+            {
+                // Their continuations run asynchronously: nothing that follows (user callbacks on the shutdown token
+                // among them) may keep them waiting.
+                Complete_Locked(_head, WaitOutcome.Disposed, null);
+            }
             foreach (var entry in _idle)
             {
                 Retire_Locked(entry, ref idle);
@@ -32,14 +35,14 @@ internal sealed partial class ConnectionPoolCore<TConnection>
             AssertInvariants();
         }
 
-        return RunDisposeAsync(completion, waiters, idle);
+        return RunDisposeAsync(completion, idle);
     }
 
-    private async ValueTask RunDisposeAsync(TaskCompletionSource completion, List<Waiter> waiters, List<PoolEntry<TConnection>>? idle)
+    private async ValueTask RunDisposeAsync(TaskCompletionSource completion, List<PoolEntry<TConnection>>? idle)
     {
         try
         {
-            await DisposeCoreAsync(waiters, idle).ConfigureAwait(false);
+            await DisposeCoreAsync(idle).ConfigureAwait(false);
             completion.TrySetResult();
         }
         catch (Exception ex)
@@ -49,15 +52,13 @@ internal sealed partial class ConnectionPoolCore<TConnection>
         }
     }
 
-    private async Task DisposeCoreAsync(List<Waiter> waiters, List<PoolEntry<TConnection>>? idle)
+    private async Task DisposeCoreAsync(List<PoolEntry<TConnection>>? idle)
     {
-        // Waiters first: nothing that follows (user callbacks on the shutdown token among them) may keep them waiting.
-        foreach (var waiter in waiters)
-        {
-            waiter.TrySetException(DisposedException(" while waiting for a connection"));
-        }
-
         await _housekeeper.DisposeAsync().ConfigureAwait(false);
+        if (_waitTimer is not null)
+        {
+            await _waitTimer.DisposeAsync().ConfigureAwait(false);
+        }
         try
         {
             await _shutdown.CancelAsync().ConfigureAwait(false);

@@ -24,8 +24,8 @@ internal sealed partial class ConnectionPoolCore<TConnection>
             return default;
         }
 
-        var now = _time.GetTimestamp();
-        if (ConnectionPoolMetrics.UseTime.Enabled)
+        var now = _returnReadsClock || ConnectionPoolMetrics.UseTime.Enabled ? _time.GetTimestamp() : NoTime;
+        if (ConnectionPoolMetrics.UseTime.Enabled && now != NoTime && entry.LeasedAt != NoTime)
         {
             ConnectionPoolMetrics.UseTime.Record(Seconds(entry.LeasedAt, now), PoolNameTag);
         }

@@ -51,7 +51,10 @@ internal sealed partial class ConnectionPoolCore<TConnection> : IConnectionPoolM
 
     private readonly List<PoolEntry<TConnection>> _idle = [];
     private readonly List<PoolEntry<TConnection>> _all = [];
-    private readonly LinkedList<Waiter> _waiters = new();
+    private readonly ITimer? _waitTimer;
+    private readonly long _acquireTimeoutTicks;
+    private readonly bool _acquireReadsClock;
+    private readonly bool _returnReadsClock;
 
     // Slot counts: changed only by the transitions below.
     private int _busy;
@@ -94,6 +97,16 @@ internal sealed partial class ConnectionPoolCore<TConnection> : IConnectionPoolM
         _maxLifetimeTicks = ToTimestampTicks(options.MaxLifetime);
         _validateAfterIdleTicks = _validate is null ? long.MaxValue : ToTimestampTicks(options.ValidateAfterIdle);
         _leakThresholdTicks = ToTimestampTicks(options.LeakDetectionThreshold);
+        _acquireTimeoutTicks = ToTimestampTicks(options.AcquireTimeout);
+
+        // The clock is read only for what needs it: taking an idle connection needs the time for lifetime, validation
+        // and leak detection; returning one for lifetime, idle eviction and validation (and both for the metrics).
+        _acquireReadsClock = _maxLifetimeTicks != long.MaxValue || _validateAfterIdleTicks != long.MaxValue || _leakThresholdTicks != long.MaxValue;
+        _returnReadsClock = _maxLifetimeTicks != long.MaxValue || _validateAfterIdleTicks != long.MaxValue || _idleTimeoutTicks != long.MaxValue;
+        if (_acquireTimeoutTicks != long.MaxValue)
+        {
+            _waitTimer = _time.CreateTimer(static state => ((ConnectionPoolCore<TConnection>)state!).OnWaitTimer(), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        }
 
         var period = HousekeepingPeriod(options);
         _housekeeper = _time.CreateTimer(static state => ((ConnectionPoolCore<TConnection>)state!).Housekeep(), this, period, period);
@@ -124,7 +137,7 @@ internal sealed partial class ConnectionPoolCore<TConnection> : IConnectionPoolM
         {
             lock (_lock)
             {
-                return new ConnectionPoolStatistics(_idle.Count, _busy, _creating, _destroying, _waiters.Count, _created, _destroyed, _timeouts);
+                return new ConnectionPoolStatistics(_idle.Count, _busy, _creating, _destroying, _waiterCount, _created, _destroyed, _timeouts);
             }
         }
     }
@@ -133,7 +146,7 @@ internal sealed partial class ConnectionPoolCore<TConnection> : IConnectionPoolM
     {
         lock (_lock)
         {
-            return (_idle.Count, _busy, _waiters.Count);
+            return (_idle.Count, _busy, _waiterCount);
         }
     }
 
@@ -206,7 +219,7 @@ internal sealed partial class ConnectionPoolCore<TConnection> : IConnectionPoolM
     private void Release_Locked(PoolEntry<TConnection> entry, long idleSince)
     {
         entry.LastReturnedAt = idleSince;
-        if (_waiters.Count > 0)
+        if (_waiterCount > 0)
         {
             GrantNext_Locked(entry);
             return;
@@ -263,7 +276,7 @@ internal sealed partial class ConnectionPoolCore<TConnection> : IConnectionPoolM
     /// <summary>Gives freed capacity to waiters first (as reserved slots to create in), then tops the pool up to MinSize.</summary>
     private void SlotsFreed_Locked()
     {
-        while (!_disposed && _waiters.Count > 0 && Total < _maxSize)
+        while (!_disposed && _waiterCount > 0 && Total < _maxSize)
         {
             ReserveCreate_Locked();
             GrantNext_Locked(null);
@@ -273,13 +286,7 @@ internal sealed partial class ConnectionPoolCore<TConnection> : IConnectionPoolM
         CheckDrained_Locked();
     }
 
-    private void GrantNext_Locked(PoolEntry<TConnection>? entry)
-    {
-        var waiter = _waiters.First!.Value;
-        _waiters.RemoveFirst();
-        waiter.Generation = _generation;
-        waiter.TrySetResult(entry);
-    }
+    private void GrantNext_Locked(PoolEntry<TConnection>? entry) => Complete_Locked(_head!, WaitOutcome.Granted, entry);
 
     /// <summary>Completes the two stages of disposal: drained (nothing leased or being created), then quiet (nothing being destroyed or running in the background either).</summary>
     private void CheckDrained_Locked()
@@ -303,16 +310,21 @@ internal sealed partial class ConnectionPoolCore<TConnection> : IConnectionPoolM
         Debug.Assert(_lock.IsHeldByCurrentThread, "the invariants are checked under the lock");
         Debug.Assert(_busy >= 0 && _creating >= 0 && _destroying >= 0 && _background >= 0, $"no count is negative: {Describe()}");
         Debug.Assert(Total <= _maxSize, $"idle + busy + creating + destroying <= MaxSize ({_maxSize}): {Describe()}");
-        Debug.Assert(_waiters.Count == 0 || _idle.Count == 0, $"waiters are queued only while nothing is idle: {Describe()}");
+        Debug.Assert(_waiterCount == 0 || _idle.Count == 0, $"waiters are queued only while nothing is idle: {Describe()}");
+        Debug.Assert((_waiterCount == 0) == (_head is null) && (_head is null) == (_tail is null), $"the waiter count matches the queue: {Describe()}");
+        Debug.Assert(_waitTimer is null || _head is null || _waitTimerDue <= _head.Deadline, $"the wait timer is due no later than the first waiter's deadline: {Describe()}");
+        Debug.Assert(_freeWaiterCount <= MaxFreeWaiters, $"the free list is bounded: {Describe()}");
         Debug.Assert(_all.Count == _idle.Count + _busy, $"every live entry is idle or busy: {_all.Count} live, {Describe()}");
         Debug.Assert(_idle.TrueForAll(static e => e.State == PoolEntryState.Idle), "every entry on the idle stack is idle");
-        Debug.Assert(!_disposed || (_waiters.Count == 0 && _idle.Count == 0), $"once disposed, nothing is idle and nobody waits: {Describe()}");
+        Debug.Assert(!_disposed || (_waiterCount == 0 && _idle.Count == 0), $"once disposed, nothing is idle and nobody waits: {Describe()}");
         Debug.Assert(_drained?.Task.IsCompleted != true || (_busy == 0 && _creating == 0), $"once drained, nothing is busy or being created: {Describe()}");
         Debug.Assert(_quiet?.Task.IsCompleted != true || Total == 0, $"once quiet, no slot is taken: {Describe()}");
     }
 
+    // Stryker disable all : Debug-only text of a failed invariant check; Release builds never call it.
     private string Describe() =>
-        $"idle {_idle.Count}, busy {_busy}, creating {_creating}, destroying {_destroying}, waiting {_waiters.Count}, background {_background}, disposed {_disposed}";
+        $"idle {_idle.Count}, busy {_busy}, creating {_creating}, destroying {_destroying}, waiting {_waiterCount}, free waiters {_freeWaiterCount}, background {_background}, disposed {_disposed}";
+    // Stryker restore all
 
     private void RecordCreateTime(long started, long now)
     {
@@ -326,11 +338,4 @@ internal sealed partial class ConnectionPoolCore<TConnection> : IConnectionPoolM
 
     private long ToTimestampTicks(TimeSpan value) =>
         value == Timeout.InfiniteTimeSpan ? long.MaxValue : (long)(value.Ticks * (_time.TimestampFrequency / (double)TimeSpan.TicksPerSecond));
-
-    private sealed class Waiter() : TaskCompletionSource<PoolEntry<TConnection>?>(TaskCreationOptions.RunContinuationsAsynchronously)
-    {
-        public LinkedListNode<Waiter>? Node;
-        public ConnectionPoolCore<TConnection>? Pool;
-        public int Generation;
-    }
 }
