@@ -75,6 +75,71 @@ public sealed class RequestRateLimiterServiceCollectionExtensionsTests
     }
 
     [Fact]
+    public async Task AddRateLimiter_UnregisteredLimiterName_FailsValidationOnStartNamingItAndTheRegisteredOnes()
+    {
+        var services = new ServiceCollection()
+            .AddRequestRateLimiter("github", o => o.MaxConcurrency = 1)
+            .AddRequestRateLimiter("azure", o => o.MaxConcurrency = 1);
+        services.AddHttpClient("client").AddRateLimiter("gihtub");
+        await using var provider = services.BuildServiceProvider();
+
+        var error = provider.Invoking(p => p.GetRequiredService<IStartupValidator>().Validate())
+            .Should().Throw<OptionsValidationException>().Which;
+
+        error.Message.Should().Be(
+            "HttpClient 'client': AddRateLimiter(\"gihtub\") names no registered RateLimiter. Registered limiters: 'azure', 'github'.");
+    }
+
+    [Fact]
+    public async Task AddRateLimiter_NoLimiterRegistered_FailsValidationOnStartSayingHowToRegisterOne()
+    {
+        var services = new ServiceCollection();
+        services.AddHttpClient("client").AddRateLimiter("api");
+        await using var provider = services.BuildServiceProvider();
+
+        provider.Invoking(p => p.GetRequiredService<IStartupValidator>().Validate())
+            .Should().Throw<OptionsValidationException>()
+            .WithMessage("HttpClient 'client': AddRateLimiter(\"api\") names no registered RateLimiter. No limiter is registered: add one with services.AddRequestRateLimiter(\"api\", ...).");
+    }
+
+    [Fact]
+    public async Task AddRateLimiter_LimiterRegisteredAfterTheClientOrByHand_PassesValidationOnStart()
+    {
+        using var own = new RequestRateLimiter(new RequestRateLimiterOptions { TimeProvider = _time });
+        var services = new ServiceCollection();
+        services.AddHttpClient("client").AddRateLimiter("api").AddRateLimiter("own");
+        services.AddRequestRateLimiter("api", o => o.MaxConcurrency = 1);
+        services.AddKeyedSingleton<RateLimiter>("own", own);
+        await using var provider = services.BuildServiceProvider();
+
+        provider.Invoking(p => p.GetRequiredService<IStartupValidator>().Validate()).Should().NotThrow();
+    }
+
+    [Fact]
+    public async Task AddRateLimiter_UnregisteredLimiterNameWithoutValidationOnStart_FirstRequestThrowsTheSameMessage()
+    {
+        var stub = new StubHttpMessageHandler(_time).OnAnyRequest(StubResponse.Text("ok"));
+        var services = new ServiceCollection().AddRequestRateLimiter("github", o => o.MaxConcurrency = 1);
+        services.AddHttpClient("client").ConfigurePrimaryHttpMessageHandler(() => stub).AddRateLimiter("gihtub");
+        await using var provider = services.BuildServiceProvider();
+
+        var create = () => provider.GetRequiredService<IHttpClientFactory>().CreateClient("client");
+
+        create.Should().Throw<InvalidOperationException>()
+            .WithMessage("HttpClient 'client': AddRateLimiter(\"gihtub\") names no registered RateLimiter. Registered limiters: 'github'.");
+        stub.RequestCount.Should().Be(0);
+    }
+
+    [Fact]
+    public void AddRateLimiter_NullOrEmptyLimiterName_Throws()
+    {
+        var builder = new ServiceCollection().AddHttpClient("client");
+
+        builder.Invoking(b => b.AddRateLimiter((string)null!)).Should().Throw<ArgumentNullException>().WithParameterName("limiterName");
+        builder.Invoking(b => b.AddRateLimiter(" ")).Should().Throw<ArgumentException>().WithParameterName("limiterName");
+    }
+
+    [Fact]
     public async Task AddRateLimiter_WithInstance_UsesThatLimiter()
     {
         using var limiter = new RequestRateLimiter(new RequestRateLimiterOptions { PermitsPerSecond = 1, QueueLimit = 0, TimeProvider = _time });
