@@ -1,5 +1,6 @@
 using AsyncPatterns.BackgroundTasks;
 using AsyncPatterns.BackgroundTasks.Internal;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -16,10 +17,38 @@ public sealed class BackgroundTaskTrackerServiceCollectionExtensionsTests
     public void AddBackgroundTaskTracker_NullArguments_Throw()
     {
         var nullServices = () => BackgroundTaskTrackerServiceCollectionExtensions.AddBackgroundTaskTracker(null!);
-        var nullConfigure = () => new ServiceCollection().AddBackgroundTaskTracker(null!);
+        var nullConfigure = () => new ServiceCollection().AddBackgroundTaskTracker((Action<BackgroundTaskTrackerOptions>)null!);
+        var nullConfiguration = () => new ServiceCollection().AddBackgroundTaskTracker((IConfigurationSection)null!);
 
         nullServices.Should().Throw<ArgumentNullException>().WithParameterName("services");
         nullConfigure.Should().Throw<ArgumentNullException>().WithParameterName("configure");
+        nullConfiguration.Should().Throw<ArgumentNullException>().WithParameterName("configuration");
+    }
+
+    [Fact]
+    public async Task AddBackgroundTaskTracker_ConfigurationSection_BindsTheOptions()
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection([
+            new("BackgroundTasks:MaxInFlight", "2"),
+            new("BackgroundTasks:MaxQueued", "0"),
+            new("BackgroundTasks:DefaultGrace", "00:00:07"),
+            new("BackgroundTasks:FaultBehavior", "LogAndStopHost"),
+        ]);
+        builder.Services.AddBackgroundTaskTracker(builder.Configuration.GetSection("BackgroundTasks"));
+        using var host = builder.Build();
+        await host.StartAsync(Ct);
+        var tracker = host.Services.GetRequiredService<BackgroundTaskTracker>();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var options = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<BackgroundTaskTrackerOptions>>().Value;
+        options.DefaultGrace.Should().Be(TimeSpan.FromSeconds(7));
+        options.FaultBehavior.Should().Be(BackgroundTaskFaultBehavior.LogAndStopHost);
+        tracker.TryStart(_ => gate.Task).Should().BeTrue();
+        tracker.TryStart(_ => gate.Task).Should().BeTrue();
+        tracker.TryStart(_ => gate.Task).Should().BeFalse("MaxInFlight 2 and MaxQueued 0 came from configuration");
+        gate.SetResult();
+        await host.StopAsync(Ct).WaitAsync(FakeClock.HangTimeout, Ct);
     }
 
     [Fact]
@@ -27,7 +56,7 @@ public sealed class BackgroundTaskTrackerServiceCollectionExtensionsTests
     {
         var services = new ServiceCollection();
 
-        services.AddBackgroundTaskTracker().AddBackgroundTaskTracker(o => o.MaxInFlight = 3);
+        services.AddBackgroundTaskTracker().Services.AddBackgroundTaskTracker(o => o.MaxInFlight = 3);
 
         services.Count(d => d.ServiceType == typeof(BackgroundTaskTracker)).Should().Be(1);
         services.Count(d => d.ServiceType == typeof(IHostedService)).Should().Be(1);
