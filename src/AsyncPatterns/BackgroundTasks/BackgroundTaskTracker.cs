@@ -52,6 +52,7 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
     private CapacityWaiter? _firstWaiter;
     private CapacityWaiter? _lastWaiter;
     private int _waiterCount;
+    private readonly TaskCompletionSource<ShutdownReport> _shutdownCompletion = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private TaskCompletionSource<ShutdownReport>? _shutdown;
     private ReportBuilder? _report;
 
@@ -98,6 +99,19 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
         _applicationLifetime = applicationLifetime;
         _shutdownToken = _shutdownSource.Token;
     }
+
+    /// <summary>
+    /// Gets a task that completes with the <see cref="ShutdownReport"/> once the tracker has shut down, whoever started
+    /// the shutdown (<see cref="ShutdownAsync"/>, <see cref="DisposeAsync"/>, <see cref="Dispose"/> or, under a host, the
+    /// hosted service <c>AddBackgroundTaskTracker</c> registers). It is never cancelled, and
+    /// <see cref="DrainAsync"/> alone does not complete it.
+    /// </summary>
+    /// <value>The same task for the tracker's whole life; awaiting it does not start a shutdown.</value>
+    /// <remarks>
+    /// Under a host, keep the tracker (inject it, or resolve it before <c>RunAsync</c>) and await this after the host has
+    /// stopped: <c>await host.RunAsync(); var report = await tracker.ShutdownCompletion;</c>.
+    /// </remarks>
+    public Task<ShutdownReport> ShutdownCompletion => _shutdownCompletion.Task;
 
     /// <summary>Gets how many tasks are running now (queued ones not included; abandoned ones until they end).</summary>
     public int InFlight => Volatile.Read(ref _running);
@@ -252,7 +266,7 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
         var shutdown = Volatile.Read(ref _shutdown);
         if (shutdown is null)
         {
-            var created = new TaskCompletionSource<ShutdownReport>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var created = _shutdownCompletion;
             shutdown = Interlocked.CompareExchange(ref _shutdown, created, null);
             if (shutdown is null)
             {

@@ -1,3 +1,6 @@
+using AsyncPatterns.Internal;
+using Microsoft.Extensions.Configuration;
+
 namespace AsyncPatterns.BackgroundTasks;
 
 /// <summary>Options of a <see cref="BackgroundTaskTracker"/>. Every setter validates its value at once.</summary>
@@ -66,5 +69,14 @@ public sealed class BackgroundTaskTrackerOptions
 
             _faultBehavior = value;
         }
+    }
+
+    /// <summary>Sets the options bound from <paramref name="configuration"/> (the keys of the configuration overload of <c>AddBackgroundTaskTracker</c>).</summary>
+    internal void Bind(IConfiguration configuration)
+    {
+        ConfigurationReader.Int32(configuration, nameof(MaxInFlight), v => MaxInFlight = v);
+        ConfigurationReader.Int32(configuration, nameof(MaxQueued), v => MaxQueued = v);
+        ConfigurationReader.TimeSpan(configuration, nameof(DefaultGrace), v => DefaultGrace = v);
+        ConfigurationReader.Enum<BackgroundTaskFaultBehavior>(configuration, nameof(FaultBehavior), v => FaultBehavior = v);
     }
 }

@@ -1,3 +1,5 @@
+using AsyncPatterns.Internal;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 
 namespace AsyncPatterns.Connections;
@@ -187,6 +189,24 @@ public sealed class ConnectionPoolOptions<TConnection>
         if (value != Timeout.InfiniteTimeSpan && (value <= TimeSpan.Zero || value > s_maxTimeout))
         {
             throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive (at most {s_maxTimeout}) or Timeout.InfiniteTimeSpan.");
+        }
+    }
+
+    /// <summary>Sets the limits bound from <paramref name="configuration"/> (the keys of the configuration overloads of <c>AddConnectionPool</c>).</summary>
+    internal void Bind(IConfiguration configuration)
+    {
+        ConfigurationReader.Int32(configuration, nameof(MinSize), v => MinSize = v);
+        ConfigurationReader.Int32(configuration, nameof(MaxSize), v => MaxSize = v);
+        ConfigurationReader.TimeSpan(configuration, nameof(AcquireTimeout), v => AcquireTimeout = v);
+        ConfigurationReader.TimeSpan(configuration, nameof(IdleTimeout), v => IdleTimeout = v);
+        ConfigurationReader.TimeSpan(configuration, nameof(MaxLifetime), v => MaxLifetime = v);
+        ConfigurationReader.Double(configuration, nameof(MaxLifetimeJitter), v => MaxLifetimeJitter = v);
+        ConfigurationReader.TimeSpan(configuration, nameof(ValidateAfterIdle), v => ValidateAfterIdle = v);
+        ConfigurationReader.TimeSpan(configuration, nameof(LeakDetectionThreshold), v => LeakDetectionThreshold = v);
+        ConfigurationReader.TimeSpan(configuration, nameof(DrainTimeout), v => DrainTimeout = v);
+        if (configuration[nameof(Name)] is { } name)
+        {
+            Name = name;
         }
     }
 }

@@ -1,6 +1,7 @@
 using System.Threading.RateLimiting;
 using AsyncPatterns.Internal;
 using AsyncPatterns.Retries;
+using Microsoft.Extensions.Configuration;
 using Polly;
 
 namespace AsyncPatterns.Http;
@@ -193,5 +194,21 @@ public sealed class FetchOptions
         }
 
         return copy;
+    }
+
+    /// <summary>Sets the options bound from <paramref name="configuration"/> (the keys of the configuration overload of <c>AddConcurrentHttpFetcher</c>).</summary>
+    internal void Bind(IConfiguration configuration)
+    {
+        ConfigurationReader.Int32(configuration, nameof(MaxConcurrency), v => MaxConcurrency = v);
+        ConfigurationReader.NullableInt32(configuration, nameof(MaxConcurrencyPerHost), v => MaxConcurrencyPerHost = v);
+        ConfigurationReader.TimeSpan(configuration, nameof(PerRequestTimeout), v => PerRequestTimeout = v);
+        ConfigurationReader.Int64(configuration, nameof(MaxResponseBytes), v => MaxResponseBytes = v);
+        ConfigurationReader.Boolean(configuration, nameof(FailFast), v => FailFast = v);
+        var retry = configuration.GetSection(nameof(Retry));
+        if (retry.Exists())
+        {
+            Retry ??= new RetryOptions();
+            Retry.Bind(retry);
+        }
     }
 }

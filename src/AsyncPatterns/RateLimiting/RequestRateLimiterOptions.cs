@@ -1,4 +1,6 @@
 using System.Threading.RateLimiting;
+using AsyncPatterns.Internal;
+using Microsoft.Extensions.Configuration;
 
 namespace AsyncPatterns.RateLimiting;
 
@@ -75,5 +77,15 @@ public sealed class RequestRateLimiterOptions
         {
             throw error;
         }
+    }
+
+    /// <summary>Sets the options bound from <paramref name="configuration"/> (the keys of the configuration overload of <c>AddRequestRateLimiter</c>).</summary>
+    internal void Bind(IConfiguration configuration)
+    {
+        ConfigurationReader.Int32(configuration, nameof(MaxConcurrency), v => MaxConcurrency = v);
+        ConfigurationReader.Double(configuration, nameof(PermitsPerSecond), v => PermitsPerSecond = v);
+        ConfigurationReader.Int32(configuration, nameof(Burst), v => Burst = v);
+        ConfigurationReader.Int32(configuration, nameof(QueueLimit), v => QueueLimit = v);
+        ConfigurationReader.Enum<QueueProcessingOrder>(configuration, nameof(QueueProcessingOrder), v => QueueProcessingOrder = v);
     }
 }

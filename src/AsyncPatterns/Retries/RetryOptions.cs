@@ -1,4 +1,6 @@
+using AsyncPatterns.Internal;
 using AsyncPatterns.Retries.Internal;
+using Microsoft.Extensions.Configuration;
 using Polly;
 
 namespace AsyncPatterns.Retries;
@@ -210,5 +212,16 @@ public sealed class RetryOptions
     {
         field = value;
         Interlocked.Increment(ref _version);
+    }
+
+    /// <summary>Sets the options bound from <paramref name="configuration"/> (the <c>Retry</c> section of a fetcher's configuration).</summary>
+    internal void Bind(IConfiguration configuration)
+    {
+        ConfigurationReader.Int32(configuration, nameof(MaxRetries), v => MaxRetries = v);
+        ConfigurationReader.TimeSpan(configuration, nameof(BaseDelay), v => BaseDelay = v);
+        ConfigurationReader.Enum<DelayBackoffType>(configuration, nameof(BackoffType), v => BackoffType = v);
+        ConfigurationReader.NullableTimeSpan(configuration, nameof(MaxDelay), v => MaxDelay = v);
+        ConfigurationReader.NullableTimeSpan(configuration, nameof(MaxTotalDelay), v => MaxTotalDelay = v);
+        ConfigurationReader.Boolean(configuration, nameof(UseJitter), v => UseJitter = v);
     }
 }

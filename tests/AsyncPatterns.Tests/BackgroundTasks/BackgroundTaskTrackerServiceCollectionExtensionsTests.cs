@@ -1,5 +1,6 @@
 using AsyncPatterns.BackgroundTasks;
 using AsyncPatterns.BackgroundTasks.Internal;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -16,10 +17,38 @@ public sealed class BackgroundTaskTrackerServiceCollectionExtensionsTests
     public void AddBackgroundTaskTracker_NullArguments_Throw()
     {
         var nullServices = () => BackgroundTaskTrackerServiceCollectionExtensions.AddBackgroundTaskTracker(null!);
-        var nullConfigure = () => new ServiceCollection().AddBackgroundTaskTracker(null!);
+        var nullConfigure = () => new ServiceCollection().AddBackgroundTaskTracker((Action<BackgroundTaskTrackerOptions>)null!);
+        var nullConfiguration = () => new ServiceCollection().AddBackgroundTaskTracker((IConfigurationSection)null!);
 
         nullServices.Should().Throw<ArgumentNullException>().WithParameterName("services");
         nullConfigure.Should().Throw<ArgumentNullException>().WithParameterName("configure");
+        nullConfiguration.Should().Throw<ArgumentNullException>().WithParameterName("configuration");
+    }
+
+    [Fact]
+    public async Task AddBackgroundTaskTracker_ConfigurationSection_BindsTheOptions()
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection([
+            new("BackgroundTasks:MaxInFlight", "2"),
+            new("BackgroundTasks:MaxQueued", "0"),
+            new("BackgroundTasks:DefaultGrace", "00:00:07"),
+            new("BackgroundTasks:FaultBehavior", "LogAndStopHost"),
+        ]);
+        builder.Services.AddBackgroundTaskTracker(builder.Configuration.GetSection("BackgroundTasks"));
+        using var host = builder.Build();
+        await host.StartAsync(Ct);
+        var tracker = host.Services.GetRequiredService<BackgroundTaskTracker>();
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var options = host.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<BackgroundTaskTrackerOptions>>().Value;
+        options.DefaultGrace.Should().Be(TimeSpan.FromSeconds(7));
+        options.FaultBehavior.Should().Be(BackgroundTaskFaultBehavior.LogAndStopHost);
+        tracker.TryStart(_ => gate.Task).Should().BeTrue();
+        tracker.TryStart(_ => gate.Task).Should().BeTrue();
+        tracker.TryStart(_ => gate.Task).Should().BeFalse("MaxInFlight 2 and MaxQueued 0 came from configuration");
+        gate.SetResult();
+        await host.StopAsync(Ct).WaitAsync(FakeClock.HangTimeout, Ct);
     }
 
     [Fact]
@@ -27,7 +56,7 @@ public sealed class BackgroundTaskTrackerServiceCollectionExtensionsTests
     {
         var services = new ServiceCollection();
 
-        services.AddBackgroundTaskTracker().AddBackgroundTaskTracker(o => o.MaxInFlight = 3);
+        services.AddBackgroundTaskTracker().Services.AddBackgroundTaskTracker(o => o.MaxInFlight = 3);
 
         services.Count(d => d.ServiceType == typeof(BackgroundTaskTracker)).Should().Be(1);
         services.Count(d => d.ServiceType == typeof(IHostedService)).Should().Be(1);
@@ -198,6 +227,113 @@ public sealed class BackgroundTaskTrackerServiceCollectionExtensionsTests
         await FakeClock.WaitUntilAsync(() => tracker.InFlight == 0, cancellationToken: Ct);
         lifetime.ApplicationStopping.IsCancellationRequested.Should().BeFalse();
         await host.StopAsync(Ct).WaitAsync(FakeClock.HangTimeout, Ct);
+    }
+
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task StopAsync_FeederRegisteredBeforeOrAfterTheTracker_HandsItsLastWorkToTheTrackerWithoutError(bool feederFirst)
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddFakeLogging();
+        builder.Services.AddSingleton<TimeProvider>(FakeClock.Create());
+        builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromMinutes(5));
+        if (feederFirst)
+        {
+            builder.Services.AddHostedService<FlushOnStopFeeder>();
+            builder.Services.AddBackgroundTaskTracker();
+        }
+        else
+        {
+            builder.Services.AddBackgroundTaskTracker();
+            builder.Services.AddHostedService<FlushOnStopFeeder>();
+        }
+
+        using var host = builder.Build();
+        var feeder = host.Services.GetServices<IHostedService>().OfType<FlushOnStopFeeder>().Single();
+        await host.StartAsync(Ct);
+        await feeder.Running.WaitAsync(FakeClock.HangTimeout, Ct);
+
+        await host.StopAsync(Ct).WaitAsync(FakeClock.HangTimeout, Ct);
+
+        feeder.Error.Should().BeNull("the tracker must still accept work while the services feeding it stop");
+        feeder.Flushed.Task.IsCompletedSuccessfully.Should().BeTrue("the flush handed over at stop ran before the tracker shut down");
+        var report = await host.Services.GetRequiredService<BackgroundTaskTracker>().ShutdownCompletion.WaitAsync(FakeClock.HangTimeout, Ct);
+        report.IsClean.Should().BeTrue();
+        report.Abandoned.Should().BeEmpty();
+    }
+
+    [Fact]
+    public async Task RunAsync_HostStoppedByTheApplication_ShutdownCompletionHasTheReportAfterTheHostIsDisposed()
+    {
+        var time = FakeClock.Create();
+        var host = BuildHost(time, o => o.DefaultGrace = TimeSpan.FromSeconds(5));
+        var tracker = host.Services.GetRequiredService<BackgroundTaskTracker>();
+        var lifetime = host.Services.GetRequiredService<IHostApplicationLifetime>();
+        var run = host.RunAsync(Ct);
+        await FakeClock.WaitUntilAsync(() => lifetime.ApplicationStarted.IsCancellationRequested, cancellationToken: Ct);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var cancelled = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        tracker.TryStart(
+            ct =>
+            {
+                ct.Register(() => cancelled.TrySetResult());
+                return gate.Task;
+            },
+            "stubborn").Should().BeTrue();
+        tracker.ShutdownCompletion.IsCompleted.Should().BeFalse();
+
+        lifetime.StopApplication();
+        await cancelled.Task.WaitAsync(FakeClock.HangTimeout, Ct);
+        await FakeClock.SettleAsync();
+        tracker.ShutdownCompletion.IsCompleted.Should().BeFalse("the default grace has not ended");
+        await time.AdvanceUntilCompletedAsync(run.WaitAsync(FakeClock.HangTimeout, Ct), TimeSpan.FromSeconds(1));
+
+        tracker.ShutdownCompletion.IsCompletedSuccessfully.Should().BeTrue();
+        var report = await tracker.ShutdownCompletion;
+        report.Abandoned.Should().Equal("stubborn");
+        report.Elapsed.Should().BeGreaterThanOrEqualTo(TimeSpan.FromSeconds(5), "the default grace ran out on the tracker's clock");
+        gate.SetResult();
+    }
+
+    /// <summary>A feeder that hands one last piece of work ("flush") to the tracker when the host stops it.</summary>
+    private sealed class FlushOnStopFeeder(BackgroundTaskTracker tracker) : BackgroundService
+    {
+        private readonly TaskCompletionSource _running = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Task Running => _running.Task;
+
+        public TaskCompletionSource Flushed { get; } = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        public Exception? Error { get; private set; }
+
+        protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+        {
+            _running.SetResult();
+            try
+            {
+                await Task.Delay(Timeout.InfiniteTimeSpan, stoppingToken);
+            }
+            catch (OperationCanceledException)
+            {
+            }
+
+            try
+            {
+                await tracker.StartAsync(
+                    _ =>
+                    {
+                        Flushed.SetResult();
+                        return Task.CompletedTask;
+                    },
+                    "flush",
+                    CancellationToken.None);
+            }
+            catch (InvalidOperationException ex)
+            {
+                Error = ex;
+            }
+        }
     }
 
     private static IHost BuildHost(FakeTimeProvider time, Action<BackgroundTaskTrackerOptions> configure, ILoggerProvider? trackerLogs = null)

@@ -1,5 +1,6 @@
 using AsyncPatterns.Connections;
 using AsyncPatterns.Tests.Connections;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
@@ -55,5 +56,47 @@ public sealed class ConnectionPoolServiceCollectionExtensionsTests
         var act = () => host.StartAsync(TestContext.Current.CancellationToken);
 
         (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("broken").And.Contain("CreateAsync");
+    }
+
+    [Fact]
+    public async Task AddConnectionPool_NamedConfigurationSection_BindsTheLimitsAndTheChainedHookCompletesThem()
+    {
+        var factory = new FakeConnectionFactory();
+        var time = FakeClock.Create();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection([
+            new("Pools:Orders:MaxSize", "4"),
+            new("Pools:Orders:MinSize", "1"),
+            new("Pools:Orders:AcquireTimeout", "00:00:02"),
+            new("Pools:Orders:MaxLifetime", "-00:00:00.001"),
+        ]).Build();
+        var services = new ServiceCollection().AddSingleton<TimeProvider>(time);
+        services.AddConnectionPool<FakeConnection>("orders", configuration.GetSection("Pools:Orders"))
+            .Configure(o => o.CreateAsync = factory.CreateAsync);
+        await using var provider = services.BuildServiceProvider();
+        provider.GetRequiredService<IStartupValidator>().Validate();
+
+        var options = provider.GetRequiredService<IOptionsMonitor<ConnectionPoolOptions<FakeConnection>>>().Get("orders");
+
+        options.MaxSize.Should().Be(4);
+        options.MinSize.Should().Be(1);
+        options.AcquireTimeout.Should().Be(TimeSpan.FromSeconds(2));
+        options.MaxLifetime.Should().Be(Timeout.InfiniteTimeSpan);
+        options.Name.Should().Be("orders");
+        options.TimeProvider.Should().BeSameAs(time, "the registered TimeProvider is used unless the options set one");
+        var pool = provider.GetRequiredKeyedService<AsyncConnectionPool<FakeConnection>>("orders");
+        await using var lease = await pool.AcquireAsync(TestContext.Current.CancellationToken);
+        factory.Created.Should().Contain(lease.Connection, "the hook chained after the binding creates the connections");
+    }
+
+    [Fact]
+    public async Task AddConnectionPool_WithoutConfigure_FailsWhenTheHostStartsUntilAHookIsChained()
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Services.AddConnectionPool<FakeConnection>();
+        using var host = builder.Build();
+
+        var act = () => host.StartAsync(TestContext.Current.CancellationToken);
+
+        (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("CreateAsync");
     }
 }
