@@ -4,7 +4,7 @@ namespace AsyncPatterns.DocsTests;
 public sealed class DocumentationSnippetTests
 {
     /// <summary>The Markdown files whose C# blocks are compiled, relative to the repository root.</summary>
-    private static readonly string[] Documents = ["README.md"];
+    private static readonly string[] Documents = ["README.md", "docs/coming-from-asyncio.md"];
 
     public static TheoryData<string, int> Snippets()
     {
