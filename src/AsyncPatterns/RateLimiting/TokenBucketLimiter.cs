@@ -5,8 +5,10 @@ namespace AsyncPatterns.RateLimiting;
 
 /// <summary>
 /// A token-bucket <see cref="ReplenishingRateLimiter"/> that takes its time from a <see cref="TimeProvider"/>, so code
-/// that depends on a rate can be tested with <c>FakeTimeProvider</c>. A drop-in for
-/// <see cref="TokenBucketRateLimiter"/> (same options, same acquire contract) with a continuous refill.
+/// that depends on a rate can be tested with <c>FakeTimeProvider</c>. A replacement for
+/// <see cref="TokenBucketRateLimiter"/> with a continuous refill: <see cref="TokenBucketLimiterOptions"/> uses the
+/// property names of <see cref="TokenBucketRateLimiterOptions"/> (without <c>AutoReplenishment</c>, with a
+/// <c>TimeProvider</c>), but it is its own type, so code that builds the BCL's options object changes that type name.
 /// </summary>
 /// <remarks>
 /// <para>
