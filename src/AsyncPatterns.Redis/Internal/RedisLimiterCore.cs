@@ -84,7 +84,7 @@ internal sealed class RedisLimiterCore : IDisposable
         _multiplexer = options.ConnectionMultiplexer!;
         _database = _multiplexer.GetDatabase(options.Database);
         _key = options.Key;
-        _keys = [$"{{{_key}}}:tat", $"{{{_key}}}:leases", $"{{{_key}}}:held"];
+        _keys = [$"{{{_key}}}:tat", $"{{{_key}}}:leases", $"{{{_key}}}:held", $"{{{_key}}}:contended"];
         _channelName = $"{{{_key}}}:released";
         _channel = RedisChannel.Literal(_channelName);
         _intervalUs = double.IsPositiveInfinity(options.PermitsPerSecond) ? 0 : 1e6 / options.PermitsPerSecond;
@@ -606,12 +606,10 @@ internal sealed class RedisLimiterCore : IDisposable
     {
         var nowUs = _clientClock ? ClientNowUs() : -1;
         long deadline = 0;
-        lock (_lock)
+        if (Volatile.Read(ref _haveOffset))
         {
-            if (_haveOffset)
-            {
-                deadline = MonotonicUs() + _serverOffsetUs + (_operationTimeout.Ticks / 10);
-            }
+            // Read without the lock: the offset is one long, written whole; any recent reply's offset will do.
+            deadline = MonotonicUs() + Volatile.Read(ref _serverOffsetUs) + (_operationTimeout.Ticks / 10);
         }
 
         return [permitCount, _intervalUs, _burst, _maxConcurrency, member, _leaseUs, nowUs, deadline, charge];
@@ -644,8 +642,8 @@ internal sealed class RedisLimiterCore : IDisposable
         bool recovered;
         lock (_lock)
         {
-            _serverOffsetUs = reply.NowUs - MonotonicUs();
-            _haveOffset = true;
+            Volatile.Write(ref _serverOffsetUs, reply.NowUs - MonotonicUs());
+            Volatile.Write(ref _haveOffset, true);
             if (reply.Status != RedisScripts.Stale)
             {
                 var available = reply.Tokens >= 0 ? reply.Tokens : long.MaxValue;
@@ -805,6 +803,12 @@ internal sealed class RedisLimiterCore : IDisposable
             return EnterFault(null, "the multiplexer is not connected");
         }
 
+        if (!Volatile.Read(ref _faulted))
+        {
+            // The common case, without the lock: a fault entered concurrently is seen by the next call.
+            return null;
+        }
+
         lock (_lock)
         {
             return _faulted && _time.GetTimestamp() < _faultUntil ? _faultReason : null;
@@ -932,8 +936,9 @@ internal sealed class RedisLimiterCore : IDisposable
 
     private int TakeCharge()
     {
-        if (_intervalUs == 0)
+        if (_intervalUs == 0 || Volatile.Read(ref _toCharge) == 0)
         {
+            // Nothing to charge (the common case), without the lock: a charge added concurrently goes with the next call.
             return 0;
         }
 
