@@ -16,8 +16,9 @@ namespace AsyncPatterns.Redis;
 /// Each attempt is one atomic Lua script call (GCRA for the rate, a sorted set of leases for the concurrency), so an
 /// acquire that can be granted costs one round trip. One that cannot waits in a local queue, first come first served by
 /// default: the queue's head sleeps until the time the script said its permits are due, or until a concurrency permit
-/// is released by any process (published on <c>{Key}:released</c>), or until the earliest held lease expires, and then
-/// asks again. <see cref="RedisRateLimiterOptions.QueueLimit"/>, cancellation, <see cref="MetadataName.RetryAfter"/> and
+/// is released by any process (published on <c>{Key}:released</c> while an acquire was denied for concurrency in the
+/// last two lease times; a release nobody can be waiting for publishes nothing), or until the earliest held lease
+/// expires, and then asks again. <see cref="RedisRateLimiterOptions.QueueLimit"/>, cancellation, <see cref="MetadataName.RetryAfter"/> and
 /// <see cref="GetStatistics"/> behave as in <c>RequestRateLimiter</c>; the available permits in the statistics are those
 /// of the last reply.
 /// </para>

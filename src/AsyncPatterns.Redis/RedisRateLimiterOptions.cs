@@ -34,8 +34,8 @@ public sealed class RedisRateLimiterOptions
 
     /// <summary>
     /// Gets or sets the name of the shared limit: every limiter with the same key on the same Redis shares one budget.
-    /// The limiter stores its state under <c>{Key}:tat</c>, <c>{Key}:leases</c> and <c>{Key}:held</c> (one Redis
-    /// Cluster hash slot) and publishes releases on <c>{Key}:released</c>. Every process sharing a key must use the
+    /// The limiter stores its state under <c>{Key}:tat</c>, <c>{Key}:leases</c>, <c>{Key}:held</c> and
+    /// <c>{Key}:contended</c> (one Redis Cluster hash slot) and publishes releases on <c>{Key}:released</c>. Every process sharing a key must use the
     /// same limits.
     /// </summary>
     /// <value>Required, not empty. Under dependency injection the default is the limiter's name.</value>

@@ -6,6 +6,13 @@ using BenchmarkDotNet.Running;
 //   dotnet run -c Release --project tests/AsyncPatterns.Benchmarks -- --list flat
 // The fetcher's cost per request against a server in another process (see fetch-cost.sh):
 //   dotnet run -c Release --project tests/AsyncPatterns.Benchmarks -- fetch-cost run --variant fetch-all --concurrency 16 --base http://127.0.0.1:8080/
+// The most grants in any window, RedisRateLimiter against the RedisRateLimiting token bucket (ASYNCPATTERNS_REDIS set):
+//   dotnet run -c Release --project tests/AsyncPatterns.Benchmarks -- window-bound 10
+if (args.Length > 0 && args[0] == "window-bound")
+{
+    return await WindowBound.MainAsync(args);
+}
+
 if (args.Length > 0 && args[0] == "fetch-cost")
 {
     return await FetchCost.MainAsync(args);

@@ -227,6 +227,64 @@ public sealed partial class RedisRateLimiterTests(SharedRedis redis)
     }
 
     [Fact]
+    public async Task Release_NoAcquireDeniedForConcurrency_PublishesNothing()
+    {
+        using var multiplexer = await redis.ConnectAsync();
+        using var listener = await redis.ConnectAsync();
+        var key = NewKey();
+        var messages = 0;
+        var marked = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var channel = RedisChannel.Literal($"{{{key}}}:released");
+        await listener.GetSubscriber().SubscribeAsync(channel, (_, value) =>
+        {
+            if (value == "marker")
+            {
+                marked.TrySetResult();
+            }
+            else
+            {
+                Interlocked.Increment(ref messages);
+            }
+        });
+        await using var limiter = new RedisRateLimiter(new() { OperationTimeout = Slow, ConnectionMultiplexer = multiplexer, Key = key, MaxConcurrency = 2 });
+        for (var i = 0; i < 20; i++)
+        {
+            var lease = await limiter.AcquireAsync(Ct);
+            lease.IsAcquired.Should().BeTrue();
+            lease.Dispose();
+        }
+
+        // Every release has run once both permits are free; a marker published after them arrives after anything they published.
+        var database = listener.GetDatabase();
+        await EventuallyAsync(() => database.SortedSetLength($"{{{key}}}:leases") == 0, "the releases reached Redis");
+        await multiplexer.GetSubscriber().PublishAsync(channel, "marker");
+        await marked.Task.WaitAsync(TimeSpan.FromSeconds(20), Ct);
+
+        Volatile.Read(ref messages).Should().Be(0, "no process waits for a release: a release wakes no one (no pub/sub message per release)");
+    }
+
+    [Fact]
+    public async Task Release_AfterAnotherProcessWasDenied_PublishesTheRelease()
+    {
+        using var multiplexer = await redis.ConnectAsync();
+        using var listener = await redis.ConnectAsync();
+        var key = NewKey();
+        var messages = 0;
+        await listener.GetSubscriber().SubscribeAsync(RedisChannel.Literal($"{{{key}}}:released"), (_, _) => Interlocked.Increment(ref messages));
+        await using var limiter = new RedisRateLimiter(new() { OperationTimeout = Slow, ConnectionMultiplexer = multiplexer, Key = key, MaxConcurrency = 1 });
+        await using var other = new RedisRateLimiter(new() { OperationTimeout = Slow, ConnectionMultiplexer = listener, Key = key, MaxConcurrency = 1 });
+        var held = await limiter.AcquireAsync(Ct);
+        using (var denied = other.AttemptAcquire())
+        {
+            denied.IsAcquired.Should().BeFalse();
+        }
+
+        held.Dispose();
+
+        await EventuallyAsync(() => Volatile.Read(ref messages) == 1, "the release after a denial is published");
+    }
+
+    [Fact]
     public async Task AttemptAcquire_ConcurrencyFull_RejectsWithoutRetryAfterAndReleaseFreesIt()
     {
         using var multiplexer = await redis.ConnectAsync();

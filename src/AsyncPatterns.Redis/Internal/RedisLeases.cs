@@ -2,26 +2,6 @@ using System.Threading.RateLimiting;
 
 namespace AsyncPatterns.Redis.Internal;
 
-/// <summary>A successful lease that holds nothing to give back (no concurrency limit, or zero permits).</summary>
-internal sealed class GrantedLease : RateLimitLease
-{
-    public static readonly GrantedLease Instance = new();
-
-    private GrantedLease()
-    {
-    }
-
-    public override bool IsAcquired => true;
-
-    public override IEnumerable<string> MetadataNames => [];
-
-    public override bool TryGetMetadata(string metadataName, out object? metadata)
-    {
-        metadata = null;
-        return false;
-    }
-}
-
 /// <summary>A failed lease, with <see cref="MetadataName.RetryAfter"/> when the wait is known and <see cref="MetadataName.ReasonPhrase"/> when Redis failed.</summary>
 internal sealed class RejectedLease : RateLimitLease
 {

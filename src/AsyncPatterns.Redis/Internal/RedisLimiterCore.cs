@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Threading.RateLimiting;
 using AsyncPatterns.Internal;
 using AsyncPatterns.RateLimiting;
+using AsyncPatterns.RateLimiting.Internal;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using StackExchange.Redis;
@@ -15,7 +16,7 @@ namespace AsyncPatterns.Redis.Internal;
 /// leases it renews, the fault state and the local failover limiter.
 /// </summary>
 /// <remarks>
-/// Invariants, under <see cref="_lock"/>: <see cref="_queuedCount"/> is the sum of the counts of the queued waiters;
+/// Invariants, under <see cref="_lock"/>: the permit count of <see cref="_queue"/> is the sum of the counts of the queued waiters;
 /// <see cref="_pumping"/> is true while a pump task runs, and a pump runs whenever the queue is not empty (it is started
 /// by the first waiter and exits only when it finds the queue empty or the limiter closed); a waiter leaves the queue
 /// exactly once (granted, cancelled, failed, evicted or closed), and only the code that removes it completes it.
@@ -53,9 +54,7 @@ internal sealed class RedisLimiterCore : IDisposable
     private readonly KeyValuePair<string, object?> _keyTag;
 
     private readonly HashSet<RedisLease> _held = [];
-    private Waiter? _head;
-    private Waiter? _tail;
-    private int _queuedCount;
+    private readonly WaiterQueue<Waiter> _queue = new();
     private bool _pumping;
     private bool _closed;
     private long _idleSince;
@@ -84,7 +83,7 @@ internal sealed class RedisLimiterCore : IDisposable
         _multiplexer = options.ConnectionMultiplexer!;
         _database = _multiplexer.GetDatabase(options.Database);
         _key = options.Key;
-        _keys = [$"{{{_key}}}:tat", $"{{{_key}}}:leases", $"{{{_key}}}:held"];
+        _keys = [$"{{{_key}}}:tat", $"{{{_key}}}:leases", $"{{{_key}}}:held", $"{{{_key}}}:contended"];
         _channelName = $"{{{_key}}}:released";
         _channel = RedisChannel.Literal(_channelName);
         _intervalUs = double.IsPositiveInfinity(options.PermitsPerSecond) ? 0 : 1e6 / options.PermitsPerSecond;
@@ -142,7 +141,7 @@ internal sealed class RedisLimiterCore : IDisposable
         {
             lock (_lock)
             {
-                return _head is not null || _held.Count != 0 ? null : _time.GetElapsedTime(_idleSince);
+                return !_queue.IsEmpty || _held.Count != 0 ? null : _time.GetElapsedTime(_idleSince);
             }
         }
     }
@@ -154,7 +153,7 @@ internal sealed class RedisLimiterCore : IDisposable
             return new RateLimiterStatistics
             {
                 CurrentAvailablePermits = _available,
-                CurrentQueuedCount = _queuedCount,
+                CurrentQueuedCount = _queue.PermitCount,
                 TotalFailedLeases = _failedCount,
                 TotalSuccessfulLeases = _successful,
             };
@@ -167,7 +166,7 @@ internal sealed class RedisLimiterCore : IDisposable
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_closed, _owner);
-            if (_head is not null && _order == QueueProcessingOrder.OldestFirst)
+            if (!_queue.IsEmpty && _order == QueueProcessingOrder.OldestFirst)
             {
                 // Waiters go first.
                 return Reject(EstimateRetryAfter(permitCount), null);
@@ -213,7 +212,7 @@ internal sealed class RedisLimiterCore : IDisposable
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_closed, _owner);
-            if (_head is not null && _order == QueueProcessingOrder.OldestFirst)
+            if (!_queue.IsEmpty && _order == QueueProcessingOrder.OldestFirst)
             {
                 // Waiters go first: join the queue without asking Redis.
                 return EnqueueAsync(permitCount, EstimateRetryAfter(permitCount), cancellationToken);
@@ -345,7 +344,7 @@ internal sealed class RedisLimiterCore : IDisposable
         lock (_lock)
         {
             ObjectDisposedException.ThrowIf(_closed, _owner);
-            wait = EnqueueAsync(permitCount, RetryAfter(reply, _queuedCount), cancellationToken, (reply, version));
+            wait = EnqueueAsync(permitCount, RetryAfter(reply, _queue.PermitCount), cancellationToken, (reply, version));
         }
 
         return await wait.ConfigureAwait(false);
@@ -356,14 +355,14 @@ internal sealed class RedisLimiterCore : IDisposable
         int permitCount, TimeSpan? retryAfter, CancellationToken cancellationToken, (Reply Reply, long Version)? denied = null)
     {
         Waiter? evicted = null;
-        if (_queueLimit - _queuedCount < permitCount)
+        if (_queueLimit - _queue.PermitCount < permitCount)
         {
             if (_order == QueueProcessingOrder.NewestFirst && permitCount <= _queueLimit)
             {
-                while (_queueLimit - _queuedCount < permitCount)
+                while (_queueLimit - _queue.PermitCount < permitCount)
                 {
-                    var oldest = _head!;
-                    Remove(oldest);
+                    var oldest = _queue.Head!;
+                    _queue.Remove(oldest);
                     oldest.Registration.Unregister();
                     oldest.Next = evicted;
                     evicted = oldest;
@@ -376,7 +375,7 @@ internal sealed class RedisLimiterCore : IDisposable
         }
 
         var waiter = new Waiter(this, permitCount, cancellationToken);
-        Append(waiter);
+        _queue.Append(waiter);
         if (!_pumping)
         {
             _pumping = true;
@@ -508,7 +507,7 @@ internal sealed class RedisLimiterCore : IDisposable
             queued = waiter.Queued;
             if (queued)
             {
-                Remove(waiter);
+                _queue.Remove(waiter);
                 waiter.Registration.Unregister();
             }
 
@@ -569,7 +568,7 @@ internal sealed class RedisLimiterCore : IDisposable
                 return;
             }
 
-            Remove(waiter);
+            _queue.Remove(waiter);
             AssertInvariants();
         }
 
@@ -606,12 +605,10 @@ internal sealed class RedisLimiterCore : IDisposable
     {
         var nowUs = _clientClock ? ClientNowUs() : -1;
         long deadline = 0;
-        lock (_lock)
+        if (Volatile.Read(ref _haveOffset))
         {
-            if (_haveOffset)
-            {
-                deadline = MonotonicUs() + _serverOffsetUs + (_operationTimeout.Ticks / 10);
-            }
+            // Read without the lock: the offset is one long, written whole; any recent reply's offset will do.
+            deadline = MonotonicUs() + Volatile.Read(ref _serverOffsetUs) + (_operationTimeout.Ticks / 10);
         }
 
         return [permitCount, _intervalUs, _burst, _maxConcurrency, member, _leaseUs, nowUs, deadline, charge];
@@ -644,8 +641,8 @@ internal sealed class RedisLimiterCore : IDisposable
         bool recovered;
         lock (_lock)
         {
-            _serverOffsetUs = reply.NowUs - MonotonicUs();
-            _haveOffset = true;
+            Volatile.Write(ref _serverOffsetUs, reply.NowUs - MonotonicUs());
+            Volatile.Write(ref _haveOffset, true);
             if (reply.Status != RedisScripts.Stale)
             {
                 var available = reply.Tokens >= 0 ? reply.Tokens : long.MaxValue;
@@ -805,6 +802,12 @@ internal sealed class RedisLimiterCore : IDisposable
             return EnterFault(null, "the multiplexer is not connected");
         }
 
+        if (!Volatile.Read(ref _faulted))
+        {
+            // The common case, without the lock: a fault entered concurrently is seen by the next call.
+            return null;
+        }
+
         lock (_lock)
         {
             return _faulted && _time.GetTimestamp() < _faultUntil ? _faultReason : null;
@@ -932,8 +935,9 @@ internal sealed class RedisLimiterCore : IDisposable
 
     private int TakeCharge()
     {
-        if (_intervalUs == 0)
+        if (_intervalUs == 0 || Volatile.Read(ref _toCharge) == 0)
         {
+            // Nothing to charge (the common case), without the lock: a charge added concurrently goes with the next call.
             return 0;
         }
 
@@ -961,7 +965,7 @@ internal sealed class RedisLimiterCore : IDisposable
     private RateLimitLease Grant(int permitCount, string member)
     {
         RateLimitLease lease = permitCount == 0 || _maxConcurrency == 0
-            ? GrantedLease.Instance
+            ? SuccessfulLease.Instance
             : new RedisLease(this, member, permitCount);
         lock (_lock)
         {
@@ -997,7 +1001,7 @@ internal sealed class RedisLimiterCore : IDisposable
 
     /// <summary>An estimate without a call: the rate's time for the queued permits and these.</summary>
     private TimeSpan? EstimateRetryAfter(int permitCount) =>
-        _intervalUs > 0 ? FromMicroseconds(((double)_queuedCount + Math.Max(permitCount, 1)) * _intervalUs) : null;
+        _intervalUs > 0 ? FromMicroseconds(((double)_queue.PermitCount + Math.Max(permitCount, 1)) * _intervalUs) : null;
 
     private string NewMember(int permitCount) =>
         _maxConcurrency == 0 || permitCount == 0
@@ -1066,88 +1070,21 @@ internal sealed class RedisLimiterCore : IDisposable
         }
     }
 
-    private Waiter? Next() => _order == QueueProcessingOrder.OldestFirst ? _head : _tail;
+    private Waiter? Next() => _queue.Next(_order);
 
-    /// <summary>Removes every queued waiter and returns them as a chain through <see cref="Waiter.Next"/>. Under the lock.</summary>
+    /// <summary>Removes every queued waiter and returns them as a chain through <see cref="QueuedWaiter{TWaiter}.Next"/>. Under the lock.</summary>
     private Waiter? TakeAll()
     {
-        Waiter? first = null;
-        Waiter? last = null;
-        while (_head is { } waiter)
-        {
-            Remove(waiter);
-            waiter.Registration.Unregister();
-            if (last is null)
-            {
-                first = waiter;
-            }
-            else
-            {
-                last.Next = waiter;
-            }
-
-            last = waiter;
-        }
-
+        var first = _queue.TakeAll();
         AssertInvariants();
         return first;
-    }
-
-    private void Append(Waiter waiter)
-    {
-        waiter.Queued = true;
-        waiter.Prev = _tail;
-        if (_tail is null)
-        {
-            _head = waiter;
-        }
-        else
-        {
-            _tail.Next = waiter;
-        }
-
-        _tail = waiter;
-        _queuedCount += waiter.Count;
-    }
-
-    private void Remove(Waiter waiter)
-    {
-        if (waiter.Prev is null)
-        {
-            _head = waiter.Next;
-        }
-        else
-        {
-            waiter.Prev.Next = waiter.Next;
-        }
-
-        if (waiter.Next is null)
-        {
-            _tail = waiter.Prev;
-        }
-        else
-        {
-            waiter.Next.Prev = waiter.Prev;
-        }
-
-        waiter.Prev = null;
-        waiter.Next = null;
-        waiter.Queued = false;
-        _queuedCount -= waiter.Count;
     }
 
     [Conditional("DEBUG")]
     private void AssertInvariants()
     {
-        var count = 0;
-        for (var waiter = _head; waiter is not null; waiter = waiter.Next)
-        {
-            Debug.Assert(waiter.Queued, "A waiter in the queue is marked queued.");
-            count += waiter.Count;
-        }
-
-        Debug.Assert(count == _queuedCount, "_queuedCount is the sum of the queued waiters' counts.");
-        Debug.Assert(_head is null || _pumping || _closed, "A pump runs whenever the queue is not empty.");
+        Debug.Assert(_queue.IsConsistent(), "Every queued waiter is marked queued, and the queued permits are the sum of their counts.");
+        Debug.Assert(_queue.IsEmpty || _pumping || _closed, "A pump runs whenever the queue is not empty.");
     }
 
     /// <summary>One parsed reply of <see cref="RedisScripts.Acquire"/>.</summary>
@@ -1160,21 +1097,10 @@ internal sealed class RedisLimiterCore : IDisposable
         }
     }
 
-    private sealed class Waiter(RedisLimiterCore owner, int count, CancellationToken token)
-        : TaskCompletionSource<RateLimitLease>(TaskCreationOptions.RunContinuationsAsynchronously)
+    private sealed class Waiter(RedisLimiterCore owner, int count, CancellationToken token) : QueuedWaiter<Waiter>(count)
     {
         public RedisLimiterCore Owner { get; } = owner;
 
-        public int Count { get; } = count;
-
         public CancellationToken Token { get; } = token;
-
-        public CancellationTokenRegistration Registration { get; set; }
-
-        public bool Queued { get; set; }
-
-        public Waiter? Prev { get; set; }
-
-        public Waiter? Next { get; set; }
     }
 }

@@ -4,7 +4,8 @@ namespace AsyncPatterns.Redis.Internal;
 /// The Lua scripts behind <see cref="RedisRateLimiter"/>. Each runs atomically on the server, so one call decides one
 /// attempt for every process at once. Times are microseconds since the Unix epoch, taken from the server's <c>TIME</c>
 /// (or passed in, for tests). Keys: 1 the rate state (the GCRA's theoretical arrival time, TAT), 2 the held leases
-/// (a sorted set of <c>count:id</c> scored by expiry), 3 the number of permits they hold.
+/// (a sorted set of <c>count:id</c> scored by expiry), 3 the number of permits they hold, 4 a mark that an acquire was
+/// denied for concurrency within the last two lease times (someone may be waiting for a release).
 /// </summary>
 internal static class RedisScripts
 {
@@ -81,6 +82,7 @@ internal static class RedisScripts
           end
           if held + need > maxc then
             concok = false
+            redis.call('SET', KEYS[4], '1', 'PX', math.ceil(tonumber(ARGV[6]) / 500) + 1000)
             local first = redis.call('ZRANGE', KEYS[2], 0, 0, 'WITHSCORES')
             if #first > 0 then earliest = math.ceil(tonumber(first[2])) end
           end
@@ -113,7 +115,13 @@ internal static class RedisScripts
         return {status, now, retry, held, tokens, earliest}
         """;
 
-    /// <summary>ARGV: 1 lease member (<c>count:id</c>), 2 count, 3 release channel. Returns 1 if the lease was held, 0 if it had been reclaimed.</summary>
+    /// <summary>
+    /// ARGV: 1 lease member (<c>count:id</c>), 2 count, 3 release channel. Returns 1 if the lease was held, 0 if it had
+    /// been reclaimed. The release is published only while KEYS[4] marks a recent denial: with no one denied, no one
+    /// waits, and a release costs no message to every subscribed process. A denied waiter asks again no later than the
+    /// earliest lease expiry (within one lease time), which renews the mark (it lasts two lease times), so no waiter
+    /// misses a release it waits for.
+    /// </summary>
     public const string Release = """
         local removed = redis.call('ZREM', KEYS[2], ARGV[1])
         if removed == 1 then
@@ -123,7 +131,9 @@ internal static class RedisScripts
             local held = redis.call('DECRBY', KEYS[3], tonumber(ARGV[2]))
             if held < 0 then redis.call('SET', KEYS[3], 0, 'KEEPTTL') end
           end
-          redis.call('PUBLISH', ARGV[3], '1')
+          if redis.call('EXISTS', KEYS[4]) == 1 then
+            redis.call('PUBLISH', ARGV[3], '1')
+          end
         end
         return removed
         """;

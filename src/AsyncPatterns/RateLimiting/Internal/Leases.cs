@@ -2,26 +2,6 @@ using System.Threading.RateLimiting;
 
 namespace AsyncPatterns.RateLimiting.Internal;
 
-/// <summary>A lease that holds nothing to give back: shared by every successful acquire that needs no release.</summary>
-internal sealed class SuccessfulLease : RateLimitLease
-{
-    public static readonly SuccessfulLease Instance = new();
-
-    private SuccessfulLease()
-    {
-    }
-
-    public override bool IsAcquired => true;
-
-    public override IEnumerable<string> MetadataNames => [];
-
-    public override bool TryGetMetadata(string metadataName, out object? metadata)
-    {
-        metadata = null;
-        return false;
-    }
-}
-
 /// <summary>A failed lease, with the <see cref="MetadataName.RetryAfter"/> metadata when the wait is known.</summary>
 internal sealed class FailedLease : RateLimitLease
 {

@@ -34,9 +34,7 @@ internal sealed class LimiterCore : IDisposable
     private long _concurrencyIdleSince;
     private int _inUse;
 
-    private Waiter? _head;
-    private Waiter? _tail;
-    private int _queuedCount;
+    private readonly WaiterQueue<Waiter> _queue = new();
 
     private ITimer? _timer;
     private bool _disposed;
@@ -85,7 +83,7 @@ internal sealed class LimiterCore : IDisposable
             {
                 var now = _time.GetTimestamp();
                 Refill(now);
-                if (_inUse != 0 || _head is not null || _fullSince is not { } fullSince)
+                if (_inUse != 0 || !_queue.IsEmpty || _fullSince is not { } fullSince)
                 {
                     return null;
                 }
@@ -103,7 +101,7 @@ internal sealed class LimiterCore : IDisposable
             return new RateLimiterStatistics
             {
                 CurrentAvailablePermits = AvailablePermits(),
-                CurrentQueuedCount = _queuedCount,
+                CurrentQueuedCount = _queue.PermitCount,
                 TotalFailedLeases = Volatile.Read(ref _failedLeases),
                 TotalSuccessfulLeases = Volatile.Read(ref _successfulLeases),
             };
@@ -146,15 +144,15 @@ internal sealed class LimiterCore : IDisposable
             }
 
             // Subtraction, not addition: QueueLimit may be int.MaxValue.
-            if (_queueLimit - _queuedCount < permitCount)
+            if (_queueLimit - _queue.PermitCount < permitCount)
             {
                 if (_order == QueueProcessingOrder.NewestFirst && permitCount <= _queueLimit)
                 {
                     // Make room for the newest request by failing the oldest ones.
-                    while (_queueLimit - _queuedCount < permitCount)
+                    while (_queueLimit - _queue.PermitCount < permitCount)
                     {
-                        var oldest = _head!;
-                        Remove(oldest);
+                        var oldest = _queue.Head!;
+                        _queue.Remove(oldest);
                         oldest.Registration.Unregister();
                         oldest.Next = evicted;
                         evicted = oldest;
@@ -169,7 +167,7 @@ internal sealed class LimiterCore : IDisposable
             }
 
             var waiter = new Waiter(this, permitCount);
-            Append(waiter);
+            _queue.Append(waiter);
             ArmTimer();
             if (cancellationToken.CanBeCanceled)
             {
@@ -203,7 +201,7 @@ internal sealed class LimiterCore : IDisposable
                 _concurrencyIdleSince = _time.GetTimestamp();
             }
 
-            if (_disposed || _head is null)
+            if (_disposed || _queue.IsEmpty)
             {
                 return;
             }
@@ -227,9 +225,9 @@ internal sealed class LimiterCore : IDisposable
             _disposed = true;
             _timer?.Dispose();
             _timer = null;
-            while (_head is { } waiter)
+            while (_queue.Head is { } waiter)
             {
-                Remove(waiter);
+                _queue.Remove(waiter);
                 waiter.Registration.Unregister();
                 waiter.TrySetException(new ObjectDisposedException(_owner.GetType().FullName));
             }
@@ -269,7 +267,7 @@ internal sealed class LimiterCore : IDisposable
     private bool TryLease(int permitCount, out RateLimitLease lease)
     {
         // Waiters go first, unless the newest is served first (then the caller is the newest).
-        if ((_head is null || _order == QueueProcessingOrder.NewestFirst) && CanGrant(permitCount))
+        if ((_queue.IsEmpty || _order == QueueProcessingOrder.NewestFirst) && CanGrant(permitCount))
         {
             lease = Take(permitCount);
             return true;
@@ -347,7 +345,7 @@ internal sealed class LimiterCore : IDisposable
 
         // Everything queued is served first, then this request. If the tokens are there, concurrency is what is
         // short, and when a lease comes back is unknown.
-        var retryAfter = TimeUntilTokens((double)_queuedCount + Math.Max(permitCount, 1));
+        var retryAfter = TimeUntilTokens((double)_queue.PermitCount + Math.Max(permitCount, 1));
         return retryAfter == TimeSpan.Zero ? FailedLease.WithoutRetryAfter : new FailedLease(retryAfter);
     }
 
@@ -361,7 +359,7 @@ internal sealed class LimiterCore : IDisposable
                 return;
             }
 
-            Remove(waiter);
+            _queue.Remove(waiter);
             if (!_disposed)
             {
                 // The waiter may have held up those behind it.
@@ -393,7 +391,7 @@ internal sealed class LimiterCore : IDisposable
 
     /// <summary>
     /// Grants the permits of every waiter that can be served now, in queue order, and returns them as a chain (linked
-    /// through <see cref="Waiter.Next"/>) for <see cref="Complete"/> to complete once the lock is released.
+    /// through <see cref="QueuedWaiter{TWaiter}.Next"/>) for <see cref="Complete"/> to complete once the lock is released.
     /// </summary>
     private Waiter? ServeQueue()
     {
@@ -401,7 +399,7 @@ internal sealed class LimiterCore : IDisposable
         Waiter? last = null;
         while (Next() is { } waiter && CanGrant(waiter.Count))
         {
-            Remove(waiter);
+            _queue.Remove(waiter);
             waiter.Registration.Unregister();
             waiter.Lease = Take(waiter.Count);
             if (last is null)
@@ -441,7 +439,7 @@ internal sealed class LimiterCore : IDisposable
         }
     }
 
-    private Waiter? Next() => _order == QueueProcessingOrder.OldestFirst ? _head : _tail;
+    private Waiter? Next() => _queue.Next(_order);
 
     private void ArmTimer()
     {
@@ -463,64 +461,10 @@ internal sealed class LimiterCore : IDisposable
         _timer.Change(due < TimerLimits.MaxDueTime ? due : TimerLimits.MaxDueTime, Timeout.InfiniteTimeSpan);
     }
 
-    private void Append(Waiter waiter)
-    {
-        waiter.Queued = true;
-        waiter.Prev = _tail;
-        if (_tail is null)
-        {
-            _head = waiter;
-        }
-        else
-        {
-            _tail.Next = waiter;
-        }
-
-        _tail = waiter;
-        _queuedCount += waiter.Count;
-    }
-
-    private void Remove(Waiter waiter)
-    {
-        if (waiter.Prev is null)
-        {
-            _head = waiter.Next;
-        }
-        else
-        {
-            waiter.Prev.Next = waiter.Next;
-        }
-
-        if (waiter.Next is null)
-        {
-            _tail = waiter.Prev;
-        }
-        else
-        {
-            waiter.Next.Prev = waiter.Prev;
-        }
-
-        waiter.Prev = null;
-        waiter.Next = null;
-        waiter.Queued = false;
-        _queuedCount -= waiter.Count;
-    }
-
-    private sealed class Waiter(LimiterCore owner, int count)
-        : TaskCompletionSource<RateLimitLease>(TaskCreationOptions.RunContinuationsAsynchronously)
+    private sealed class Waiter(LimiterCore owner, int count) : QueuedWaiter<Waiter>(count)
     {
         public LimiterCore Owner { get; } = owner;
 
-        public int Count { get; } = count;
-
-        public CancellationTokenRegistration Registration { get; set; }
-
-        public bool Queued { get; set; }
-
         public RateLimitLease? Lease { get; set; }
-
-        public Waiter? Prev { get; set; }
-
-        public Waiter? Next { get; set; }
     }
 }
