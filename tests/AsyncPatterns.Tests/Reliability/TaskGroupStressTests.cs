@@ -3,10 +3,15 @@ using AsyncPatterns.TaskGroups;
 
 namespace AsyncPatterns.Tests.Reliability;
 
+/// <summary>The retained-memory test reads the process-wide heap, so these tests run alone.</summary>
+[CollectionDefinition(nameof(TaskGroupStressTests), DisableParallelization = true)]
+public sealed class TaskGroupStressCollection;
+
 /// <summary>
 /// Seeded stress of <see cref="TaskGroup"/>: thousands of children (some nested) with random faults, cancellations,
 /// explicit <see cref="TaskGroup.Cancel"/> and concurrency limits. See <see cref="StressHarness"/> for the soak and replay switches.
 /// </summary>
+[Collection(nameof(TaskGroupStressTests))]
 public sealed class TaskGroupStressTests
 {
     private const string Name = nameof(TaskGroupStressTests);
