@@ -131,7 +131,7 @@ internal static class RetryPipelineFactory
                 outcome.Exception is { } exception ? Outcome.FromException<object>(exception) : Outcome.FromResult<object>(outcome.Result),
                 outcome.Result)
             : HttpRetry.IsTransient(outcome);
-        if (!retry || outcome.Result is not { } response || HttpRetry.GetRetryAfter(response, settings.TimeProvider) is not { } retryAfter)
+        if (!retry || outcome.Result is not { } response || ReadRetryAfter(settings, response) is not { } retryAfter)
         {
             return retry;
         }
@@ -143,7 +143,24 @@ internal static class RetryPipelineFactory
     }
 
     private static TimeSpan? RetryAfterDelay(RetrySettings settings, Outcome<HttpResponseMessage> outcome) =>
-        outcome.Result is { } response ? HttpRetry.GetRetryAfter(response, settings.TimeProvider) : null;
+        outcome.Result is { } response ? ReadRetryAfter(settings, response) : null;
+
+    /// <summary>
+    /// Reads <c>Retry-After</c>; an HTTP-date needs the options' clock. A clock that throws ends the execution with its
+    /// exception, and the response, which nobody else will see, is disposed first.
+    /// </summary>
+    private static TimeSpan? ReadRetryAfter(RetrySettings settings, HttpResponseMessage response)
+    {
+        try
+        {
+            return HttpRetry.GetRetryAfter(response, settings.TimeProvider);
+        }
+        catch (Exception)
+        {
+            response.Dispose();
+            throw;
+        }
+    }
 
     /// <summary>
     /// Runs <see cref="RetryOptions.ShouldRetry"/>. When it throws, the result it was judging is disposed (no one else
