@@ -106,7 +106,8 @@ public sealed partial class BackgroundTaskTrackerContainmentTests
         await cancelled.Task.WaitAsync(FakeClock.HangTimeout, Ct);
         clock.Broken = false;
         tracker.TryStart(_ => Task.CompletedTask).Should().BeFalse("the shutdown closed the tracker before it failed");
-        await FakeClock.WaitUntilAsync(() => tracker.InFlight == 0, cancellationToken: Ct);
+        // DrainAsync, not InFlight: the fault is logged just after the slot is freed, and the drain waits for that too.
+        await tracker.DrainAsync(Ct).WaitAsync(FakeClock.HangTimeout, Ct);
         logger.Collector.GetSnapshot().Should().Contain(r => r.Id.Id == BackgroundTaskLog.TaskFaultedId, "a task that ends later is still logged");
     }
 
