@@ -17,6 +17,9 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 root=$PWD
 export DOTNET_CLI_TELEMETRY_OPTOUT=1 DOTNET_NOLOGO=1 DOTNET_SKIP_FIRST_TIME_EXPERIENCE=1
+# Tests whose assertion is a retained-memory figure skip themselves under mutation testing: Stryker's instrumented
+# build retains memory of its own, which failed its initial test run ("more than 50% failing") with nothing mutated.
+export ASYNCPATTERNS_MUTATION_RUN=1
 
 all=(Timeouts Retries RateLimiting TaskGroups BackgroundTasks Pagination Connections Http)
 namespaces=()

@@ -24,6 +24,13 @@ namespace AsyncPatterns.BackgroundTasks;
 /// queue, <see cref="InFlight"/>, <see cref="DrainAsync"/> and the shutdown report stay right and nothing becomes an
 /// unobserved task exception.
 /// </para>
+/// <para>
+/// The <see cref="TimeProvider"/> is expected not to throw; one that does costs measurements, never accounting. A task
+/// that ends while it throws still frees its slot, starts the next one and has its fault logged (its duration counts as
+/// zero, and the clock's error is logged). A call that needs the clock throws its exception: <see cref="TryStart"/> and
+/// <see cref="StartAsync"/> when they would start work (nothing is accepted), <see cref="Snapshot"/>, and
+/// <see cref="ShutdownAsync"/>, which closes the tracker, drops the queue and cancels the work first.
+/// </para>
 /// </remarks>
 public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
 {
@@ -139,7 +146,7 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
                 return false;
             }
 
-            launch = AdmitLocked(CreateTask(work, name));
+            launch = AdmitLocked(CreateTask(work, name), now: null);
         }
 
         launch?.Launch();
@@ -179,7 +186,7 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
             var task = CreateTask(work, name);
             if (_running + _queue.Count < _capacity && _waiterCount == 0)
             {
-                launch = AdmitLocked(task);
+                launch = AdmitLocked(task, now: null);
             }
             else
             {
@@ -301,7 +308,15 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
     /// Closes the tracker and cancels the running work without waiting for it (use <see cref="DisposeAsync"/> to wait and
     /// get a report). Tasks that end later are still logged. Idempotent.
     /// </summary>
-    public void Dispose() => _ = ShutdownAsync(TimeSpan.Zero);
+    public void Dispose()
+    {
+        // Observed here: a shutdown that fails (a throwing TimeProvider) may have no one else to await it.
+        _ = ShutdownAsync(TimeSpan.Zero).ContinueWith(
+            static t => _ = t.Exception,
+            CancellationToken.None,
+            TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously,
+            TaskScheduler.Default);
+    }
 
     internal static void ValidateGrace(TimeSpan grace, string paramName)
     {
@@ -352,12 +367,15 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
     private TrackedTask CreateTask(Func<CancellationToken, Task> work, string? name) =>
         new(this, work, name ?? "background-task-" + (++_nextId).ToString(System.Globalization.CultureInfo.InvariantCulture));
 
-    /// <summary>Starts (returns it, to launch outside the lock) or queues (returns null) an accepted task.</summary>
-    private TrackedTask? AdmitLocked(TrackedTask task)
+    /// <summary>
+    /// Starts (returns it, to launch outside the lock) or queues (returns null) an accepted task. <paramref name="now"/> is
+    /// the start time read by the caller, or null to read the clock here: a clock that throws then throws before anything changed.
+    /// </summary>
+    private TrackedTask? AdmitLocked(TrackedTask task, long? now)
     {
         if (_running < _maxInFlight)
         {
-            MarkRunningLocked(task);
+            MarkRunningLocked(task, now ?? _timeProvider.GetTimestamp());
             return task;
         }
 
@@ -365,9 +383,9 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
         return null;
     }
 
-    private void MarkRunningLocked(TrackedTask task)
+    private void MarkRunningLocked(TrackedTask task, long now)
     {
-        task.StartedTimestamp = _timeProvider.GetTimestamp();
+        task.StartedTimestamp = now;
         task.Next = _runningHead;
         if (_runningHead is not null)
         {
@@ -381,7 +399,22 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
 
     private void Finish(TrackedTask task, Exception? fault, bool cancelled)
     {
-        var elapsed = _timeProvider.GetElapsedTime(task.StartedTimestamp);
+        // Read once, before anything changes: a clock that throws costs the measurements, never the accounting.
+        long now;
+        TimeSpan elapsed;
+        Exception? clockFault = null;
+        try
+        {
+            now = _timeProvider.GetTimestamp();
+            elapsed = _timeProvider.GetElapsedTime(task.StartedTimestamp, now);
+        }
+        catch (Exception ex)
+        {
+            clockFault = ex;
+            now = task.StartedTimestamp;
+            elapsed = TimeSpan.Zero;
+        }
+
         TrackedTask? next = null;
         CapacityWaiter? admitted = null;
         TrackedTask? nextForWaiter;
@@ -418,10 +451,10 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
             // One slot freed: the oldest queued task starts, then the oldest waiting StartAsync caller gets the room.
             if (_queue.TryDequeue(out next))
             {
-                MarkRunningLocked(next);
+                MarkRunningLocked(next, now);
             }
 
-            admitted = AdmitWaiterLocked(out nextForWaiter);
+            admitted = AdmitWaiterLocked(now, out nextForWaiter);
             if (fault is not null)
             {
                 _reportingFaults++;
@@ -430,6 +463,11 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
             {
                 idle = _idle;
             }
+        }
+
+        if (clockFault is not null)
+        {
+            BackgroundTaskLog.ClockFailed(_logger, clockFault, task.Name);
         }
 
         // The fault is logged before DrainAsync or a shutdown can observe that this task has ended. The logger, the
@@ -483,7 +521,7 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
     private bool IsIdleLocked() => _closed && _running == 0 && _queue.Count == 0 && _reportingFaults == 0;
 
     /// <summary>Admits the first waiting <see cref="StartAsync"/> caller if there is room now.</summary>
-    private CapacityWaiter? AdmitWaiterLocked(out TrackedTask? launch)
+    private CapacityWaiter? AdmitWaiterLocked(long now, out TrackedTask? launch)
     {
         launch = null;
         var waiter = _firstWaiter;
@@ -493,7 +531,7 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
         }
 
         RemoveWaiterLocked(waiter);
-        launch = AdmitLocked(waiter.Tracked);
+        launch = AdmitLocked(waiter.Tracked, now);
         return waiter;
     }
 
@@ -624,7 +662,19 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
 
     private async Task<ShutdownReport> ShutdownCoreAsync(TimeSpan grace)
     {
-        var start = _timeProvider.GetTimestamp();
+        // A clock that throws fails the shutdown (its report cannot be timed), but only once the tracker is closed and
+        // the work cancelled: a broken clock never leaves the tracker open.
+        long start = 0;
+        System.Runtime.ExceptionServices.ExceptionDispatchInfo? clockFault = null;
+        try
+        {
+            start = _timeProvider.GetTimestamp();
+        }
+        catch (Exception ex)
+        {
+            clockFault = System.Runtime.ExceptionServices.ExceptionDispatchInfo.Capture(ex);
+        }
+
         var builder = new ReportBuilder();
         int dropped;
         List<CapacityWaiter>? rejected = null;
@@ -650,6 +700,7 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
             BackgroundTaskLog.CancellationCallbackFailed(_logger, ex);
         }
 
+        clockFault?.Throw();
         if (!idle.IsCompleted)
         {
             // The deadline counts from the start of the shutdown, however long the cancellation callbacks took.

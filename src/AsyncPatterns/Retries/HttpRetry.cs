@@ -30,7 +30,7 @@ public static class HttpRetry
     /// without one, <see cref="RetryOptions.MaxAllowedDelay"/>), or than what remains of
     /// <see cref="RetryOptions.MaxTotalDelay"/>, retrying stops and that response is returned: a huge
     /// <c>Retry-After</c> never throws. Every failed response that is retried is disposed, and so is a response a
-    /// throwing <see cref="RetryOptions.ShouldRetry"/> or <see cref="RetryOptions.OnRetry"/> was handling; the last
+    /// throwing <see cref="RetryOptions.ShouldRetry"/>, <see cref="RetryOptions.OnRetry"/> or <see cref="RetryOptions.Randomizer"/> was handling; the last
     /// response is returned to the caller, who owns it.
     /// </para>
     /// <para>

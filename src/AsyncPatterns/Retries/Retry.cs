@@ -8,8 +8,10 @@ namespace AsyncPatterns.Retries;
 /// <remarks>
 /// When every attempt fails, the last exception propagates unchanged, with its original stack trace; its
 /// <see cref="Exception.Data"/> holds the number of attempts that started under <see cref="AttemptCountDataKey"/>
-/// (a retry cut short during its delay is not counted). A <see cref="RetryOptions.ShouldRetry"/> or
-/// <see cref="RetryOptions.OnRetry"/> that throws ends the execution: see those properties for what the caller sees.
+/// (a retry cut short during its delay is not counted). A <see cref="RetryOptions.ShouldRetry"/>,
+/// <see cref="RetryOptions.OnRetry"/> or <see cref="RetryOptions.Randomizer"/> that throws ends the execution: see those
+/// properties for what the caller sees. <see cref="RetryOptions.TimeProvider"/> is trusted not to throw; if it does, its
+/// exception propagates.
 /// Cancelling the caller's token ends at once, during an attempt or a delay, with an <see cref="OperationCanceledException"/>;
 /// no further attempt starts. All members are thread-safe and may be called concurrently.
 /// </remarks>

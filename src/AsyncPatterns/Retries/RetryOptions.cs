@@ -116,8 +116,8 @@ public sealed class RetryOptions
     /// <see cref="HttpRetry.IsTransient(Outcome{HttpResponseMessage})"/>, and a set predicate sees the response as its result.
     /// A predicate that throws ends the execution at once, with no further attempt: when the attempt failed with an
     /// exception, the caller gets an <see cref="AggregateException"/> holding the predicate's exception first and the
-    /// attempt's second; when it produced a result, the predicate's exception propagates unchanged (for
-    /// <see cref="HttpRetry.CreatePipeline"/>, the response it was judging is disposed first).
+    /// attempt's second; when it produced a result, the predicate's exception propagates unchanged, and a result that is
+    /// <see cref="IDisposable"/> (for <see cref="HttpRetry.CreatePipeline"/>, the response it was judging) is disposed first.
     /// </value>
     public Func<Outcome<object>, bool>? ShouldRetry
     {
@@ -129,8 +129,8 @@ public sealed class RetryOptions
     /// <value>
     /// The default is <see langword="null"/>: no callback. A callback that throws ends the execution the way a throwing
     /// <see cref="ShouldRetry"/> does (an <see cref="AggregateException"/> with the attempt's exception second, or the
-    /// callback's own exception after a result); the retry it announced does not happen, and for
-    /// <see cref="HttpRetry.CreatePipeline"/> the response it was given is disposed.
+    /// callback's own exception after a result); the retry it announced does not happen, and a result that is
+    /// <see cref="IDisposable"/> (for <see cref="HttpRetry.CreatePipeline"/>, the response it was given) is disposed.
     /// </value>
     public Action<RetryAttempt>? OnRetry
     {
@@ -146,8 +146,16 @@ public sealed class RetryOptions
         set => Set(ref _timeProvider, value ?? TimeProvider.System);
     }
 
-    /// <summary>Gets or sets the source of random numbers in [0, 1) for the jitter, so tests can make it reproducible.</summary>
-    /// <value>The default is <see langword="null"/>: Polly's thread-safe randomizer.</value>
+    /// <summary>Gets or sets the source of random numbers in [0, 1] for the jitter, so tests can make it reproducible.</summary>
+    /// <value>
+    /// The default is <see langword="null"/>: Polly's thread-safe randomizer. It is called when a jittered delay is computed
+    /// (<see cref="UseJitter"/> and a non-zero <see cref="BaseDelay"/>), possibly concurrently, after <see cref="ShouldRetry"/>
+    /// decided to retry and before <see cref="OnRetry"/>. A randomizer that throws, or returns a value outside [0, 1]
+    /// (NaN, an infinity, a negative value, more than 1; reported as an <see cref="InvalidOperationException"/> saying what it
+    /// returned), ends the execution the way a throwing <see cref="ShouldRetry"/> does: no further attempt, an
+    /// <see cref="AggregateException"/> with the attempt's exception second, or its own exception after a result, which is
+    /// disposed when it is <see cref="IDisposable"/>. A bad value never becomes a corrupt delay.
+    /// </value>
     public Func<double>? Randomizer
     {
         get => _randomizer;

@@ -11,7 +11,7 @@ namespace AsyncPatterns.Tests.BackgroundTasks;
 /// failing provider's error as <see cref="AggregateException"/>) and the host's <c>StopApplication</c>. The accounting
 /// (the queue, <see cref="BackgroundTaskTracker.InFlight"/>, drains and reports) never depends on them.
 /// </summary>
-public sealed class BackgroundTaskTrackerContainmentTests
+public sealed partial class BackgroundTaskTrackerContainmentTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

@@ -299,7 +299,10 @@ public sealed class TaskGroupStressTests
             handlerCalls.Should().Be(ran.Count(id => plans[id] != 0));
         });
 
-    [Fact]
+    /// <summary>Set by tests/mutation.sh: under Stryker's instrumentation the retained-memory figures say nothing about the library.</summary>
+    public static bool UnderMutationTesting => Environment.GetEnvironmentVariable("ASYNCPATTERNS_MUTATION_RUN") == "1";
+
+    [Fact(Skip = "Stryker's instrumented build retains memory of its own; the figure is measured in every ordinary test run", SkipWhen = nameof(UnderMutationTesting))]
     public async Task Supervisor_ManyHandledFaultsAndSuccessesInOneLongLivedGroup_RetainedMemoryDoesNotGrow()
     {
         var group = new TaskGroup(

@@ -160,5 +160,36 @@ public sealed partial class RetryTests
         (await act.Should().ThrowAsync<InvalidOperationException>()).Which.StackTrace.Should().Contain(nameof(FailingPredicate));
     }
 
+    [Fact]
+    public async Task ExecuteAsync_ShouldRetryThrowsOnADisposableResult_DisposesTheResultTheCallerNeverGets()
+    {
+        var result = new DisposableProbe();
+        var bug = new InvalidOperationException("predicate bug");
+        var options = NoJitter(FakeClock.Create());
+        options.ShouldRetry = _ => throw bug;
+
+        var act = () => Retry.ExecuteAsync(_ => Task.FromResult(result), options, TestContext.Current.CancellationToken);
+
+        (await act.Should().ThrowAsync<InvalidOperationException>()).Which.Should().BeSameAs(bug);
+        result.Disposed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task ExecuteAsync_OnRetryThrowsOnADisposableResult_DisposesTheResultTheCallerNeverGets()
+    {
+        var clock = FakeClock.Create();
+        var result = new DisposableProbe();
+        var bug = new InvalidOperationException("callback bug");
+        var options = NoJitter(clock);
+        options.ShouldRetry = outcome => outcome.Result is DisposableProbe;
+        options.OnRetry = _ => throw bug;
+
+        var task = Retry.ExecuteAsync(_ => Task.FromResult(result), options, TestContext.Current.CancellationToken);
+        await clock.AdvanceUntilAsync(() => task.IsCompleted, TimeSpan.FromSeconds(1), maxSteps: 20);
+
+        (await task.Awaiting(t => t).Should().ThrowAsync<InvalidOperationException>()).Which.Should().BeSameAs(bug);
+        result.Disposed.Should().BeTrue();
+    }
+
     private static bool FailingPredicate() => throw new InvalidOperationException("predicate bug");
 }

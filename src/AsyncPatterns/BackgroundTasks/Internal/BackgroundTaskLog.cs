@@ -17,6 +17,7 @@ internal static partial class BackgroundTaskLog
     public const int CancellationCallbackFailedId = 6;
     public const int HostGaveUpId = 7;
     public const int StopApplicationFailedId = 8;
+    public const int ClockFailedId = 9;
 
     public static void TaskFaulted(ILogger logger, Exception exception, string taskName)
     {
@@ -114,6 +115,18 @@ internal static partial class BackgroundTaskLog
         }
     }
 
+    public static void ClockFailed(ILogger logger, Exception exception, string taskName)
+    {
+        try
+        {
+            LogClockFailed(logger, exception, taskName);
+        }
+        catch (Exception)
+        {
+            // A failing logger loses this entry only (see the class remarks).
+        }
+    }
+
     [LoggerMessage(TaskFaultedId, LogLevel.Error, "Background task '{TaskName}' faulted.")]
     private static partial void LogTaskFaulted(ILogger logger, Exception exception, string taskName);
 
@@ -137,4 +150,7 @@ internal static partial class BackgroundTaskLog
 
     [LoggerMessage(StopApplicationFailedId, LogLevel.Error, "Stopping the application after background task '{TaskName}' faulted threw; the tracker goes on.")]
     private static partial void LogStopApplicationFailed(ILogger logger, Exception exception, string taskName);
+
+    [LoggerMessage(ClockFailedId, LogLevel.Error, "The TimeProvider threw when background task '{TaskName}' ended; its duration is recorded as zero and the tracker goes on.")]
+    private static partial void LogClockFailed(ILogger logger, Exception exception, string taskName);
 }

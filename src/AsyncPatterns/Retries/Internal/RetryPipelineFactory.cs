@@ -28,20 +28,33 @@ internal static class RetryPipelineFactory
             BackoffType = settings.BackoffType,
             MaxDelay = settings.LongestDelay,
             UseJitter = settings.UseJitter,
-            ShouldHandle = args => new ValueTask<bool>(ShouldHandle(settings, args.Context, args.Outcome)),
+            ShouldHandle = args => new ValueTask<bool>(Remember(
+                settings, args.Context, args.AttemptNumber, ShouldHandle(settings, args.Context, args.Outcome), args.Outcome.Exception, args.Outcome.Result)),
             OnRetry = args =>
             {
-                Record(settings, args.Context, args.AttemptNumber, args.RetryDelay, args.Outcome.Exception, args.Outcome.Result);
+                try
+                {
+                    Record(settings, args.Context, args.AttemptNumber, args.RetryDelay, args.Outcome.Exception, args.Outcome.Result);
+                }
+                catch (Exception)
+                {
+                    // Abandoned by a throwing OnRetry: the result Polly would have disposed before the retry is disposed here.
+                    (args.Outcome.Result as IDisposable)?.Dispose();
+                    throw;
+                }
+
                 return default;
             },
         };
+        var builder = new ResiliencePipelineBuilder { TimeProvider = settings.TimeProvider }
+            .AddStrategy(static _ => AttemptCountingStrategy.Outer);
         if (settings.Randomizer is { } randomizer)
         {
-            options.Randomizer = randomizer;
+            options.Randomizer = RandomizerGuard.Checked(randomizer);
+            builder.AddStrategy(static _ => RandomizerGuard.Instance);
         }
 
-        return new ResiliencePipelineBuilder { TimeProvider = settings.TimeProvider }
-            .AddStrategy(static _ => AttemptCountingStrategy.Outer)
+        return builder
             .AddRetry(options)
             .AddStrategy(static _ => AttemptCountingStrategy.Inner)
             .Build();
@@ -61,7 +74,8 @@ internal static class RetryPipelineFactory
             BackoffType = settings.BackoffType,
             MaxDelay = settings.LongestDelay,
             UseJitter = settings.UseJitter,
-            ShouldHandle = args => new ValueTask<bool>(ShouldHandleHttp(settings, args.Context, args.Outcome)),
+            ShouldHandle = args => new ValueTask<bool>(Remember(
+                settings, args.Context, args.AttemptNumber, ShouldHandleHttp(settings, args.Context, args.Outcome), args.Outcome.Exception, args.Outcome.Result)),
             DelayGenerator = args => new ValueTask<TimeSpan?>(RetryAfterDelay(settings, args.Outcome)),
             OnRetry = args =>
             {
@@ -78,13 +92,15 @@ internal static class RetryPipelineFactory
                 return default;
             },
         };
+        var builder = new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = settings.TimeProvider }
+            .AddStrategy(static _ => AttemptCountingStrategy.Outer);
         if (settings.Randomizer is { } randomizer)
         {
-            options.Randomizer = randomizer;
+            options.Randomizer = RandomizerGuard.Checked(randomizer);
+            builder.AddStrategy(static _ => RandomizerGuard.Instance);
         }
 
-        return new ResiliencePipelineBuilder<HttpResponseMessage> { TimeProvider = settings.TimeProvider }
-            .AddStrategy(static _ => AttemptCountingStrategy.Outer)
+        return builder
             .AddRetry(options)
             .AddStrategy(static _ => AttemptCountingStrategy.Inner)
             .Build();
@@ -98,7 +114,7 @@ internal static class RetryPipelineFactory
         }
 
         return settings.ShouldRetry is { } predicate
-            ? Judge(predicate, outcome, response: null)
+            ? Judge(predicate, outcome, outcome.Result as IDisposable)
             : outcome.Exception is not null;
     }
 
@@ -115,7 +131,7 @@ internal static class RetryPipelineFactory
                 outcome.Exception is { } exception ? Outcome.FromException<object>(exception) : Outcome.FromResult<object>(outcome.Result),
                 outcome.Result)
             : HttpRetry.IsTransient(outcome);
-        if (!retry || outcome.Result is not { } response || HttpRetry.GetRetryAfter(response, settings.TimeProvider) is not { } retryAfter)
+        if (!retry || outcome.Result is not { } response || ReadRetryAfter(settings, response) is not { } retryAfter)
         {
             return retry;
         }
@@ -127,14 +143,31 @@ internal static class RetryPipelineFactory
     }
 
     private static TimeSpan? RetryAfterDelay(RetrySettings settings, Outcome<HttpResponseMessage> outcome) =>
-        outcome.Result is { } response ? HttpRetry.GetRetryAfter(response, settings.TimeProvider) : null;
+        outcome.Result is { } response ? ReadRetryAfter(settings, response) : null;
 
     /// <summary>
-    /// Runs <see cref="RetryOptions.ShouldRetry"/>. When it throws, the response it was judging is disposed (no one else
+    /// Reads <c>Retry-After</c>; an HTTP-date needs the options' clock. A clock that throws ends the execution with its
+    /// exception, and the response, which nobody else will see, is disposed first.
+    /// </summary>
+    private static TimeSpan? ReadRetryAfter(RetrySettings settings, HttpResponseMessage response)
+    {
+        try
+        {
+            return HttpRetry.GetRetryAfter(response, settings.TimeProvider);
+        }
+        catch (Exception)
+        {
+            response.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Runs <see cref="RetryOptions.ShouldRetry"/>. When it throws, the result it was judging is disposed (no one else
     /// can), and its exception propagates: alone when the attempt produced a result, or in an <see cref="AggregateException"/>
     /// after it, with the attempt's exception second, so neither is hidden.
     /// </summary>
-    private static bool Judge(Func<Outcome<object>, bool> predicate, Outcome<object> outcome, HttpResponseMessage? response)
+    private static bool Judge(Func<Outcome<object>, bool> predicate, Outcome<object> outcome, IDisposable? result)
     {
         try
         {
@@ -142,12 +175,30 @@ internal static class RetryPipelineFactory
         }
         catch (Exception callbackException)
         {
-            response?.Dispose();
+            result?.Dispose();
             throw CallbackFailed(nameof(RetryOptions.ShouldRetry), callbackException, outcome.Exception);
         }
     }
 
-    private static Exception CallbackFailed(string callback, Exception callbackException, Exception? attemptException) =>
+    /// <summary>
+    /// Remembers the outcome Polly is about to retry for <see cref="RandomizerGuard"/>, when Polly will call the user's
+    /// randomizer before the retry is announced (not after the last attempt, which is never retried).
+    /// </summary>
+    private static bool Remember(RetrySettings settings, ResilienceContext context, int zeroBasedAttempt, bool retry, Exception? exception, object? result)
+    {
+        if (retry && settings.Randomizer is not null && zeroBasedAttempt < settings.MaxRetries)
+        {
+            context.Properties.Set(RandomizerGuard.PendingAttemptKey, new RandomizerGuard.PendingAttempt(exception, result));
+        }
+
+        return retry;
+    }
+
+    /// <summary>
+    /// The exception a throwing callback ends the execution with: its own, alone (stack trace kept), after a result; or an
+    /// <see cref="AggregateException"/> holding it first and the attempt's exception second.
+    /// </summary>
+    internal static Exception CallbackFailed(string callback, Exception callbackException, Exception? attemptException) =>
         attemptException is null
             ? Rethrown(callbackException)
             : new AggregateException(
@@ -167,6 +218,12 @@ internal static class RetryPipelineFactory
 
     private static void Record(RetrySettings settings, ResilienceContext context, int zeroBasedAttempt, TimeSpan delay, Exception? exception, object? result)
     {
+        if (settings.Randomizer is not null)
+        {
+            // The delay is computed: the randomizer is done with this outcome.
+            context.Properties.Set(RandomizerGuard.PendingAttemptKey, null);
+        }
+
         s_retries.Add(1);
         var failedAttempt = zeroBasedAttempt + 1;
         if (settings.MaxTotalDelay is not null)
