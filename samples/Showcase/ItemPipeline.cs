@@ -7,54 +7,58 @@ using AsyncPatterns.RateLimiting;
 using AsyncPatterns.Retries;
 using AsyncPatterns.Samples.DemoApi;
 using AsyncPatterns.TaskGroups;
-using AsyncPatterns.Timeouts;
-using Polly;
 
 namespace AsyncPatterns.Samples.Showcase;
 
 /// <summary>
 /// The job itself: page through <c>/items</c> (Pagination), fetch every item's details concurrently (Http) under the
-/// rate limit (RateLimiting) with retries (Retries) and a timeout per attempt (Timeouts), and save each one in SQLite
+/// rate limit (RateLimiting) with retries (Retries) and a timeout per attempt, and save each one in SQLite
 /// (Connections, in <see cref="ItemStore"/>), all inside one task group (TaskGroups).
 /// </summary>
 internal sealed class ItemPipeline
 {
     private const int PageSize = 50;
 
-    private readonly HttpClient _http;
-    private readonly RequestRateLimiter _limiter;
+    private readonly HttpClient _details;
+    private readonly HttpClient _lists;
     private readonly ItemStore _store;
     private readonly JobStats _stats;
     private readonly ShowcaseOptions _options;
-    private readonly ResiliencePipeline<HttpResponseMessage> _retry;
     private readonly ConcurrentHttpFetcher _fetcher;
 
-    public ItemPipeline(HttpClient http, RequestRateLimiter limiter, ItemStore store, JobStats stats, ShowcaseOptions options)
+    /// <summary>Creates the job.</summary>
+    /// <param name="details">A plain client for the item details: the fetcher adds retry, permit and timeout per attempt itself.</param>
+    /// <param name="lists">The client for the list pages, configured with <see cref="AttemptPipelineHttpClientBuilderExtensions.AddAttemptPipeline(Microsoft.Extensions.DependencyInjection.IHttpClientBuilder, Action{AttemptPipelineOptions})"/>.</param>
+    public ItemPipeline(HttpClient details, HttpClient lists, RequestRateLimiter limiter, ItemStore store, JobStats stats, ShowcaseOptions options)
     {
-        (_http, _limiter, _store, _stats, _options) = (http, limiter, store, stats, options);
-
-        // Retries: one pipeline for every request. It retries 408, 429, 5xx, network errors and timeouts (never another
-        // 4xx, never our own cancellation), with exponential backoff and jitter, and waits Retry-After when sent.
-        _retry = HttpRetry.CreatePipeline(new RetryOptions
-        {
-            MaxRetries = options.Retries,
-            BaseDelay = TimeSpan.FromMilliseconds(50),
-            MaxDelay = TimeSpan.FromSeconds(2),
-            OnRetry = attempt => stats.Retrying(attempt.Result is HttpResponseMessage response
-                ? JobStats.KindOf(response.StatusCode)
-                : JobStats.KindOf(attempt.Exception!)),
-        });
+        (_details, _lists, _store, _stats, _options) = (details, lists, store, stats, options);
 
         // Http: at most --concurrency requests in flight; every attempt (retries included) first takes a permit from
         // the rate limiter, then gets its own --timeout, and runs inside the retry pipeline. One result per item.
-        _fetcher = new ConcurrentHttpFetcher(http, new FetchOptions
+        // The details client has no pipeline of its own, so nothing is retried twice.
+        _fetcher = new ConcurrentHttpFetcher(details, new FetchOptions
         {
             MaxConcurrency = options.Concurrency,
             PerRequestTimeout = options.Timeout,
             RateLimiter = limiter,
-            ResiliencePipeline = _retry,
+            Retry = RetryOptions(options, stats),
         });
     }
+
+    /// <summary>
+    /// Retries: the rules every request follows, list pages and details alike. They retry 408, 429, 5xx, network errors
+    /// and timeouts (never another 4xx, never our own cancellation), with exponential backoff and jitter, and wait
+    /// Retry-After when sent.
+    /// </summary>
+    public static RetryOptions RetryOptions(ShowcaseOptions options, JobStats stats) => new()
+    {
+        MaxRetries = options.Retries,
+        BaseDelay = TimeSpan.FromMilliseconds(50),
+        MaxDelay = TimeSpan.FromSeconds(2),
+        OnRetry = attempt => stats.Retrying(attempt.Result is HttpResponseMessage response
+            ? JobStats.KindOf(response.StatusCode)
+            : JobStats.KindOf(attempt.Exception!)),
+    };
 
     /// <summary>
     /// Runs the job. Returns when every listed item is saved or failed; throws <see cref="OperationCanceledException"/>
@@ -91,7 +95,7 @@ internal sealed class ItemPipeline
         await foreach (var item in items.WithCancellation(cancellationToken))
         {
             _stats.ItemListed();
-            yield return new HttpRequestMessage(HttpMethod.Get, new Uri(_http.BaseAddress!, string.Create(CultureInfo.InvariantCulture, $"items/{item.Id}")));
+            yield return new HttpRequestMessage(HttpMethod.Get, new Uri(_details.BaseAddress!, string.Create(CultureInfo.InvariantCulture, $"items/{item.Id}")));
         }
     }
 
@@ -99,17 +103,9 @@ internal sealed class ItemPipeline
     {
         var uri = string.Create(CultureInfo.InvariantCulture, $"items?page={page}&pageSize={pageSize}");
 
-        // The list pages are plain HttpClient calls, composed by hand from the same parts as the fetcher's attempts:
-        // the retry pipeline around each attempt, a rate-limiter permit, then a timeout (Timeouts) for the attempt.
-        using var response = await _retry.ExecuteAsync(
-            async token =>
-            {
-                using var lease = await _limiter.AcquireAsync(token);
-                return lease.IsAcquired
-                    ? await OperationTimeout.RunAsync(attempt => _http.GetAsync(uri, attempt), _options.Timeout, cancellationToken: token)
-                    : throw new RateLimitRejectedException("The rate limiter's queue is full.");
-            },
-            cancellationToken);
+        // The list pages are plain GetAsync calls: the client's attempt pipeline retries them, takes a rate-limiter
+        // permit per attempt and gives each attempt its own timeout.
+        using var response = await _lists.GetAsync(uri, cancellationToken);
         response.EnsureSuccessStatusCode(); // a list that still fails after the retries is a fault: the job cannot go on
 
         if (page == 1 && response.Headers.TryGetValues("X-Total-Count", out var values)

@@ -6,16 +6,20 @@
 //
 // It starts the demo API on 127.0.0.1 (or uses --base-url), pages through its item list (Pagination), fetches every
 // item's details concurrently (Http) under a rate limit (RateLimiting), with retries (Retries) and a timeout per
-// attempt (Timeouts), inside a task group (TaskGroups), and saves them in SQLite through a connection pool
-// (Connections), while a background task reports progress (BackgroundTasks). Ctrl+C stops it cleanly. At the end it
-// checks the database against what it recorded: every item it saved is there exactly once, and nothing else.
+// attempt, inside a task group (TaskGroups), and saves them in SQLite through a connection pool (Connections), while
+// a background task reports progress (BackgroundTasks). Ctrl+C stops it cleanly. At the end it checks, within a time
+// limit (Timeouts), the database against what it recorded: every item it saved is there exactly once, and nothing else.
 // Exit code: 0 when the job completed and the check passed, 1 on a fault or a failed check, 2 for a bad option,
 // 130 after Ctrl+C (when the check passed).
+using AsyncPatterns;
 using AsyncPatterns.BackgroundTasks;
 using AsyncPatterns.RateLimiting;
 using AsyncPatterns.Samples.DemoApi;
 using AsyncPatterns.Samples.Showcase;
 using AsyncPatterns.TaskGroups;
+using AsyncPatterns.Timeouts;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 ShowcaseOptions options;
 try
@@ -64,6 +68,21 @@ using var http = new HttpClient(new CountingHandler(stats))
     Timeout = Timeout.InfiniteTimeSpan, // each attempt has its own timeout (ItemPipeline)
 };
 
+// The list pages use a client whose every GetAsync runs the library's per-attempt pipeline: retry outermost, then a
+// permit of the same limiter, then the attempt's own --timeout.
+var services = new ServiceCollection();
+services.AddHttpClient("lists", client => { client.BaseAddress = baseAddress; client.Timeout = Timeout.InfiniteTimeSpan; })
+    .ConfigurePrimaryHttpMessageHandler(() => new CountingHandler(stats))
+    .AddAttemptPipeline(o =>
+    {
+        o.Retry = ItemPipeline.RetryOptions(options, stats);
+        o.RateLimiter = limiter;
+        o.AttemptTimeout = options.Timeout;
+    });
+await using var provider = services.BuildServiceProvider();
+provider.GetRequiredService<IStartupValidator>().Validate();
+using var lists = provider.GetRequiredService<IHttpClientFactory>().CreateClient("lists");
+
 // 3. An empty SQLite file outside the source tree, written through a small connection pool (Connections).
 var databasePath = Path.Combine(Path.GetTempPath(), "asyncpatterns-showcase", $"items-{Environment.ProcessId}.db");
 await using var store = await ItemStore.CreateAsync(databasePath, cancellation.Token);
@@ -74,7 +93,7 @@ ui.WriteLine($"  {options.Concurrency} at once, at most {options.Rate} requests/
     + $"retries {options.Retries}; saving to {databasePath}");
 
 // 4. The job, with a background task that reports progress (BackgroundTasks) while it runs.
-var pipeline = new ItemPipeline(http, limiter, store, stats, options);
+var pipeline = new ItemPipeline(http, lists, limiter, store, stats, options);
 var started = TimeProvider.System.GetTimestamp();
 await using var background = new BackgroundTaskTracker();
 JobOutcome outcome;
@@ -113,7 +132,8 @@ catch (TaskGroupException e)
 var elapsed = TimeProvider.System.GetElapsedTime(started);
 
 // 5. Check the database against what the job recorded: every saved item exactly once, and nothing else.
-var savedIds = await store.ReadIdsAsync(CancellationToken.None);
+// The check is bounded (Timeouts): a locked database file fails it instead of hanging the sample.
+var savedIds = await OperationTimeout.RunAsync(store.ReadIdsAsync, TimeSpan.FromSeconds(30));
 var verified = savedIds.Count == stats.Saved && savedIds.ToHashSet().SetEquals(stats.SavedIds);
 var complete = outcome != JobOutcome.Completed || stats.Done == stats.Listed;
 

@@ -13,6 +13,9 @@ using AsyncPatterns.RateLimiting;
 using AsyncPatterns.Retries;
 using AsyncPatterns.TaskGroups;
 using AsyncPatterns.Timeouts;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Polly;
 using StackExchange.Redis;
 
 // Runs against the packed AsyncPatterns package, restored from artifacts/packages like any application would.
@@ -119,6 +122,43 @@ var checks = new List<(string Name, Func<Task<bool>> Check)>
             [new Uri("http://package.test/ok"), new Uri("http://package.test/missing")]);
         return results.Count == 2 && results[0].IsSuccess && results[1].Error?.Kind == FetchErrorKind.HttpStatus;
     }),
+    ("Http: AddAttemptPipeline retries a plain GetAsync with a permit per attempt, validated at start", async () =>
+    {
+        var handler = new FlakyHandler(failures: 2);
+        using var limiter = new ConcurrencyLimiter(new ConcurrencyLimiterOptions { PermitLimit = 1, QueueLimit = 0 });
+        var services = new ServiceCollection();
+        services.AddHttpClient("flaky").ConfigurePrimaryHttpMessageHandler(() => handler).AddAttemptPipeline(o =>
+        {
+            o.Retry = new RetryOptions { BaseDelay = TimeSpan.FromMilliseconds(1), UseJitter = false };
+            o.RateLimiter = limiter;
+            o.AttemptTimeout = TimeSpan.FromSeconds(10);
+        });
+        services.AddHttpClient("typo").AddAttemptPipeline(o => o.RateLimiterName = "gihtub");
+        await using var provider = services.BuildServiceProvider();
+        var rejectsTypo = false;
+        try
+        {
+            provider.GetRequiredService<IStartupValidator>().Validate();
+        }
+        catch (OptionsValidationException e) when (e.Message.Contains("'gihtub'", StringComparison.Ordinal))
+        {
+            rejectsTypo = true;
+        }
+
+        using var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("flaky");
+        using var response = await client.GetAsync(new Uri("http://package.test/item"));
+        return rejectsTypo && response.StatusCode == HttpStatusCode.OK && handler.Calls == 3;
+    }),
+    ("Retries: AddHttpRetry composes into a Polly builder", async () =>
+    {
+        var handler = new FlakyHandler(failures: 1);
+        using var client = new HttpClient(handler);
+        var pipeline = new ResiliencePipelineBuilder<HttpResponseMessage>()
+            .AddHttpRetry(new RetryOptions { BaseDelay = TimeSpan.FromMilliseconds(1) })
+            .Build();
+        using var response = await pipeline.ExecuteAsync(async ct => await client.GetAsync(new Uri("http://package.test/item"), ct));
+        return response.StatusCode == HttpStatusCode.OK && handler.Calls == 2;
+    }),
     ("Redis: the assembly loaded is the packed version", () => Task.FromResult(
         typeof(RedisRateLimiter).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion?.StartsWith(version, StringComparison.Ordinal) == true)),
     ("Redis: the package holds the net10.0 assembly, its XML docs, the README and its symbols package", () => Task.FromResult(
@@ -224,6 +264,21 @@ bool OptionsAreValidated()
 }
 
 /// <summary>Answers 200 for /ok and 404 for anything else, without a network.</summary>
+/// <summary>Answers 503 <c>failures</c> times, then 200.</summary>
+internal sealed class FlakyHandler(int failures) : HttpMessageHandler
+{
+    private int _calls;
+
+    public int Calls => Volatile.Read(ref _calls);
+
+    protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+        Task.FromResult(new HttpResponseMessage(Interlocked.Increment(ref _calls) <= failures ? HttpStatusCode.ServiceUnavailable : HttpStatusCode.OK)
+        {
+            Content = new StringContent("{}"),
+            RequestMessage = request,
+        });
+}
+
 internal sealed class StatusHandler : HttpMessageHandler
 {
     protected override Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>

@@ -75,7 +75,8 @@ public static class Paginator
     /// Creates a paginator over a GitHub-style HTTP API: each response is a JSON array of items and carries a
     /// <c>Link</c> header whose <c>rel="next"</c> entry is the next page; the sequence ends at a response without one.
     /// Items are read with <paramref name="itemTypeInfo"/> (source-generated JSON, trimming- and AOT-safe).
-    /// A response that is not a success throws <see cref="HttpRequestException"/> when the consumer reaches it.
+    /// A response that is not a success throws <see cref="HttpRequestException"/> when the consumer reaches it, with its
+    /// <see cref="HttpRequestException.StatusCode"/> set and a message naming the page's URL (user info redacted) and status.
     /// </summary>
     /// <remarks>
     /// The <c>Link</c> header is parsed as RFC 8288 defines it: quoted parameter values may hold commas, semicolons and
@@ -85,6 +86,10 @@ public static class Paginator
     /// (<see cref="HttpRequestError.InvalidResponse"/>) naming both origins, after the items of the pages before it, as does a
     /// <c>next</c> target that is not a URI. To follow links across origins deliberately, use
     /// <see cref="FromCursor{T}(Func{string?, int?, CancellationToken, Task{Page{T}}})"/> with a client of your choice.
+    /// Retries, a rate limit and a timeout per page are the client's: give it the per-attempt pipeline
+    /// (<see cref="AttemptPipelineHttpClientBuilderExtensions.AddAttemptPipeline(Microsoft.Extensions.DependencyInjection.IHttpClientBuilder, Action{Http.AttemptPipelineOptions})"/>,
+    /// or <see cref="Retries.HttpRetryResiliencePipelineBuilderExtensions.AddHttpRetry"/> in <c>AddResilienceHandler</c>);
+    /// a page that still fails after its retries throws as above.
     /// </remarks>
     /// <typeparam name="T">The type of the items.</typeparam>
     /// <param name="httpClient">The client that sends the requests.</param>

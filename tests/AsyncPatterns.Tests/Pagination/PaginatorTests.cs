@@ -1,6 +1,8 @@
 using System.Net;
 using AsyncPatterns.Pagination;
 using AsyncPatterns.Pagination.Internal;
+using AsyncPatterns.Retries;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace AsyncPatterns.Tests.Pagination;
 
@@ -234,6 +236,44 @@ public sealed partial class PaginatorTests
 
         await act.Should().ThrowAsync<HttpRequestException>();
         seen.Should().Equal(1, 2);
+    }
+
+    [Fact]
+    public async Task FromLinkHeader_503OnALaterPage_ThrowsNamingThePageUrlAndStatus()
+    {
+        var handler = new StubHttpMessageHandler()
+            .OnPath("/p1", StubResponse.Json("[1,2]").WithHeader("Link", "<http://user:secret@api.test/p17?per_page=2>; rel=\"next\""))
+            .OnPath("/p17", StubResponse.Status(HttpStatusCode.ServiceUnavailable));
+        using var client = new HttpClient(handler);
+        var paginator = Paginator.FromLinkHeader(client, new Uri("http://user:secret@api.test/p1"), PaginationJsonContext.Default.Int32);
+
+        var thrown = await paginator.Awaiting(p => p.CollectAsync(Ct)).Should().ThrowAsync<HttpRequestException>();
+
+        thrown.Which.StatusCode.Should().Be(HttpStatusCode.ServiceUnavailable);
+        thrown.Which.Message.Should().Contain("GET http://***@api.test/p17?per_page=2").And.Contain("503 (Service Unavailable)").And.NotContain("secret");
+    }
+
+    [Fact]
+    public async Task FromLinkHeader_OverAClientWithTheAttemptPipeline_RetriesTheFailedPageAndGoesOn()
+    {
+        var clock = FakeClock.Create();
+        var handler = new StubHttpMessageHandler(clock)
+            .OnPath("/p1", StubResponse.Json("[1,2]").WithHeader("Link", "<http://api.test/p2>; rel=\"next\""))
+            .OnPath("/p2", StubResponse.Status(HttpStatusCode.ServiceUnavailable), StubResponse.Json("[3]"));
+        var services = new ServiceCollection();
+        services.AddHttpClient("api").ConfigurePrimaryHttpMessageHandler(() => handler).AddAttemptPipeline(o =>
+        {
+            o.Retry = new RetryOptions { BaseDelay = TimeSpan.FromSeconds(1), UseJitter = false, TimeProvider = clock };
+            o.TimeProvider = clock;
+        });
+        await using var provider = services.BuildServiceProvider();
+        using var client = provider.GetRequiredService<IHttpClientFactory>().CreateClient("api");
+        var paginator = Paginator.FromLinkHeader(client, new Uri("http://api.test/p1"), PaginationJsonContext.Default.Int32);
+
+        var items = await clock.AdvanceUntilCompletedAsync(paginator.CollectAsync(Ct), TimeSpan.FromMilliseconds(250));
+
+        items.Should().Equal(1, 2, 3);
+        handler.Requests.Select(r => r.Uri!.AbsolutePath).Should().Equal("/p1", "/p2", "/p2");
     }
 
     [Fact]

@@ -28,7 +28,7 @@ internal sealed class LinkHeaderPageSource<T>(HttpClient httpClient, Uri firstPa
         var response = await httpClient.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, cancellationToken).ConfigureAwait(false);
         try
         {
-            response.EnsureSuccessStatusCode();
+            ThrowIfFailed(response, uri);
             var next = NextPage(response, uri);
             var items = new List<T>();
             var stream = await response.Content.ReadAsStreamAsync(cancellationToken).ConfigureAwait(false);
@@ -47,6 +47,25 @@ internal sealed class LinkHeaderPageSource<T>(HttpClient httpClient, Uri firstPa
             // Headers and status stay readable on the returned page; the content has been read.
             response.Dispose();
         }
+    }
+
+    /// <summary>
+    /// A page that is not a success throws <see cref="HttpRequestException"/> carrying the status, with a message that
+    /// names the page (user info redacted), so the caller knows which of many pages failed.
+    /// </summary>
+    private static void ThrowIfFailed(HttpResponseMessage response, Uri requested)
+    {
+        if (response.IsSuccessStatusCode)
+        {
+            return;
+        }
+
+        var status = (int)response.StatusCode;
+        var reason = string.IsNullOrEmpty(response.ReasonPhrase) ? response.StatusCode.ToString() : response.ReasonPhrase;
+        throw new HttpRequestException(
+            $"The page GET {UriRedaction.Redact(requested)} failed with status {status.ToString(System.Globalization.CultureInfo.InvariantCulture)} ({reason}).",
+            inner: null,
+            response.StatusCode);
     }
 
     /// <summary>
