@@ -1,4 +1,3 @@
-using System.Runtime.InteropServices;
 using System.Text.Json.Serialization.Metadata;
 using AsyncPatterns.Http.Internal;
 
@@ -22,8 +21,10 @@ namespace AsyncPatterns.Http;
 /// dispose every request and response in flight, and the enumeration finishes only when every worker has.
 /// </para>
 /// <para>
-/// URIs must be absolute <c>http</c> or <c>https</c> URIs. A collection (<see cref="ICollection{T}"/> or
-/// <see cref="IReadOnlyCollection{T}"/>) is checked whole before anything is sent; a lazy sequence, and the messages of
+/// URIs must be absolute <c>http</c> or <c>https</c> URIs, or relative ones, which are resolved against the client's
+/// <see cref="HttpClient.BaseAddress"/> as <see cref="HttpClient"/> resolves them (without a base address a relative
+/// URI is an <see cref="ArgumentException"/> that says so; one that resolves to another scheme is one too). A collection
+/// (<see cref="ICollection{T}"/> or <see cref="IReadOnlyCollection{T}"/>) is checked whole before anything is sent; a lazy sequence, and the messages of
 /// a request source, are checked as they are pulled, and a bad one stops the fetch with an
 /// <see cref="ArgumentException"/> naming it. The fetcher owns the <see cref="HttpRequestMessage"/> instances it pulls and
 /// disposes them; with a retrying pipeline later attempts send copies that share the original's content, which must
@@ -85,141 +86,215 @@ public sealed class ConcurrentHttpFetcher
 
     /// <summary>GETs every URI and deserializes each body as JSON; yields the results as they complete (with their <see cref="FetchResult{T}.Index"/>).</summary>
     /// <typeparam name="T">The type of the JSON documents.</typeparam>
-    /// <param name="uris">The URIs, pulled lazily; each must be an absolute http or https URI.</param>
+    /// <param name="uris">The URIs, pulled lazily; each must be an absolute http or https URI, or a relative one resolved against the client's <see cref="HttpClient.BaseAddress"/>.</param>
     /// <param name="jsonTypeInfo">Source-generated metadata for <typeparamref name="T"/> (trimming- and AOT-safe).</param>
     /// <param name="cancellationToken">Cancels the whole fetch.</param>
     /// <returns>One result per URI, in completion order.</returns>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    /// <exception cref="ArgumentException">A URI is null, relative or not http(s) (for a lazy sequence: when it is pulled).</exception>
+    /// <exception cref="ArgumentException">A URI is null, not http(s), or relative while the client has no <see cref="HttpClient.BaseAddress"/> (for a lazy sequence: when it is pulled).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
     public IAsyncEnumerable<FetchResult<T>> FetchAsync<T>(IEnumerable<Uri> uris, JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(jsonTypeInfo);
-        return RunFetchAsync(CreateSource(uris), new JsonResponseReader<T>(jsonTypeInfo), cancellationToken);
+        ArgumentNullException.ThrowIfNull(uris);
+        var client = Client();
+        return FetchRun<T>.RunAsync(client, _options, new JsonResponseReader<T>(jsonTypeInfo), CreateSource(uris, client.BaseAddress), cancellationToken);
+    }
+
+    /// <summary>GETs every URI and deserializes each body as JSON; yields the results as they complete (with their <see cref="FetchResult{T}.Index"/>).</summary>
+    /// <typeparam name="T">The type of the JSON documents.</typeparam>
+    /// <param name="uris">The URIs, pulled lazily, each enumeration of the result its own pass; each must be an absolute http or https URI, or a relative one resolved against the client's <see cref="HttpClient.BaseAddress"/>.</param>
+    /// <param name="jsonTypeInfo">Source-generated metadata for <typeparamref name="T"/> (trimming- and AOT-safe).</param>
+    /// <param name="cancellationToken">Cancels the whole fetch.</param>
+    /// <returns>One result per URI, in completion order.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">A URI is null, not http(s), or relative while the client has no <see cref="HttpClient.BaseAddress"/> (for a lazy sequence: when it is pulled).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
+    public IAsyncEnumerable<FetchResult<T>> FetchAsync<T>(IAsyncEnumerable<Uri> uris, JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(uris);
+        ArgumentNullException.ThrowIfNull(jsonTypeInfo);
+        var client = Client();
+        return FetchRun<T>.RunAsync(client, _options, new JsonResponseReader<T>(jsonTypeInfo), new AsyncUriSource(uris, client.BaseAddress), cancellationToken);
     }
 
     /// <summary>Sends every request and deserializes each body as JSON; yields the results as they complete (with their <see cref="FetchResult{T}.Index"/>).</summary>
     /// <typeparam name="T">The type of the JSON documents.</typeparam>
-    /// <param name="requests">The requests, pulled lazily; the fetcher owns and disposes them.</param>
+    /// <param name="requests">The requests, pulled lazily; the fetcher owns and disposes them. A relative request URI is resolved against the client's <see cref="HttpClient.BaseAddress"/>.</param>
     /// <param name="jsonTypeInfo">Source-generated metadata for <typeparamref name="T"/> (trimming- and AOT-safe).</param>
     /// <param name="cancellationToken">Cancels the whole fetch.</param>
     /// <returns>One result per request, in completion order.</returns>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    /// <exception cref="ArgumentException">A request has no URI, or a relative or non-http(s) one (when it is pulled).</exception>
+    /// <exception cref="ArgumentException">A request has no URI, a non-http(s) one, or a relative one while the client has no <see cref="HttpClient.BaseAddress"/> (when it is pulled).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
     public IAsyncEnumerable<FetchResult<T>> FetchAsync<T>(IAsyncEnumerable<HttpRequestMessage> requests, JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(requests);
         ArgumentNullException.ThrowIfNull(jsonTypeInfo);
-        return RunFetchAsync(new RequestSource(requests), new JsonResponseReader<T>(jsonTypeInfo), cancellationToken);
+        var client = Client();
+        return FetchRun<T>.RunAsync(client, _options, new JsonResponseReader<T>(jsonTypeInfo), new RequestSource(requests, client.BaseAddress), cancellationToken);
     }
 
     /// <summary>GETs every URI and deserializes each body as JSON; returns all results in input order.</summary>
     /// <typeparam name="T">The type of the JSON documents.</typeparam>
-    /// <param name="uris">The URIs, pulled lazily; each must be an absolute http or https URI.</param>
+    /// <param name="uris">The URIs, pulled lazily; each must be an absolute http or https URI, or a relative one resolved against the client's <see cref="HttpClient.BaseAddress"/>.</param>
     /// <param name="jsonTypeInfo">Source-generated metadata for <typeparamref name="T"/> (trimming- and AOT-safe).</param>
     /// <param name="cancellationToken">Cancels the whole fetch.</param>
     /// <returns>One result per URI; the result of the URI at index <c>i</c> is at index <c>i</c>.</returns>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    /// <exception cref="ArgumentException">A URI is null, relative or not http(s) (for a lazy sequence: when it is pulled).</exception>
+    /// <exception cref="ArgumentException">A URI is null, not http(s), or relative while the client has no <see cref="HttpClient.BaseAddress"/> (for a lazy sequence: when it is pulled).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
-    public Task<IReadOnlyList<FetchResult<T>>> FetchAllAsync<T>(IEnumerable<Uri> uris, JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default) =>
-        CollectAsync(FetchAsync(uris, jsonTypeInfo, cancellationToken));
+    public Task<IReadOnlyList<FetchResult<T>>> FetchAllAsync<T>(IEnumerable<Uri> uris, JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(jsonTypeInfo);
+        ArgumentNullException.ThrowIfNull(uris);
+        var client = Client();
+        return FetchRun<T>.CollectAsync(client, _options, new JsonResponseReader<T>(jsonTypeInfo), CreateSource(uris, client.BaseAddress), cancellationToken);
+    }
+
+    /// <summary>GETs every URI and deserializes each body as JSON; returns all results in input order.</summary>
+    /// <typeparam name="T">The type of the JSON documents.</typeparam>
+    /// <param name="uris">The URIs, pulled lazily, each enumeration of the result its own pass; each must be an absolute http or https URI, or a relative one resolved against the client's <see cref="HttpClient.BaseAddress"/>.</param>
+    /// <param name="jsonTypeInfo">Source-generated metadata for <typeparamref name="T"/> (trimming- and AOT-safe).</param>
+    /// <param name="cancellationToken">Cancels the whole fetch.</param>
+    /// <returns>One result per URI; the result of the URI at index <c>i</c> is at index <c>i</c>.</returns>
+    /// <exception cref="ArgumentNullException">An argument is null.</exception>
+    /// <exception cref="ArgumentException">A URI is null, not http(s), or relative while the client has no <see cref="HttpClient.BaseAddress"/> (for a lazy sequence: when it is pulled).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
+    public Task<IReadOnlyList<FetchResult<T>>> FetchAllAsync<T>(IAsyncEnumerable<Uri> uris, JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(uris);
+        ArgumentNullException.ThrowIfNull(jsonTypeInfo);
+        var client = Client();
+        return FetchRun<T>.CollectAsync(client, _options, new JsonResponseReader<T>(jsonTypeInfo), new AsyncUriSource(uris, client.BaseAddress), cancellationToken);
+    }
 
     /// <summary>Sends every request and deserializes each body as JSON; returns all results in input order.</summary>
     /// <typeparam name="T">The type of the JSON documents.</typeparam>
-    /// <param name="requests">The requests, pulled lazily; the fetcher owns and disposes them.</param>
+    /// <param name="requests">The requests, pulled lazily; the fetcher owns and disposes them. A relative request URI is resolved against the client's <see cref="HttpClient.BaseAddress"/>.</param>
     /// <param name="jsonTypeInfo">Source-generated metadata for <typeparamref name="T"/> (trimming- and AOT-safe).</param>
     /// <param name="cancellationToken">Cancels the whole fetch.</param>
     /// <returns>One result per request; the result of the request at index <c>i</c> is at index <c>i</c>.</returns>
     /// <exception cref="ArgumentNullException">An argument is null.</exception>
-    /// <exception cref="ArgumentException">A request has no URI, or a relative or non-http(s) one (when it is pulled).</exception>
+    /// <exception cref="ArgumentException">A request has no URI, a non-http(s) one, or a relative one while the client has no <see cref="HttpClient.BaseAddress"/> (when it is pulled).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
-    public Task<IReadOnlyList<FetchResult<T>>> FetchAllAsync<T>(IAsyncEnumerable<HttpRequestMessage> requests, JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default) =>
-        CollectAsync(FetchAsync(requests, jsonTypeInfo, cancellationToken));
+    public Task<IReadOnlyList<FetchResult<T>>> FetchAllAsync<T>(IAsyncEnumerable<HttpRequestMessage> requests, JsonTypeInfo<T> jsonTypeInfo, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(requests);
+        ArgumentNullException.ThrowIfNull(jsonTypeInfo);
+        var client = Client();
+        return FetchRun<T>.CollectAsync(client, _options, new JsonResponseReader<T>(jsonTypeInfo), new RequestSource(requests, client.BaseAddress), cancellationToken);
+    }
 
     /// <summary>GETs every URI and reads each response whole (status, headers, body bytes); yields the results as they complete.</summary>
-    /// <param name="uris">The URIs, pulled lazily; each must be an absolute http or https URI.</param>
+    /// <param name="uris">The URIs, pulled lazily; each must be an absolute http or https URI, or a relative one resolved against the client's <see cref="HttpClient.BaseAddress"/>.</param>
     /// <param name="cancellationToken">Cancels the whole fetch.</param>
     /// <returns>One result per URI, in completion order. A status outside 200-299 is a <see cref="FetchErrorKind.HttpStatus"/> error.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="uris"/> is null.</exception>
-    /// <exception cref="ArgumentException">A URI is null, relative or not http(s) (for a lazy sequence: when it is pulled).</exception>
+    /// <exception cref="ArgumentException">A URI is null, not http(s), or relative while the client has no <see cref="HttpClient.BaseAddress"/> (for a lazy sequence: when it is pulled).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
-    public IAsyncEnumerable<FetchResult<RawResponse>> FetchRawAsync(IEnumerable<Uri> uris, CancellationToken cancellationToken = default) =>
-        RunFetchAsync(CreateSource(uris), RawResponseReader.Instance, cancellationToken);
+    public IAsyncEnumerable<FetchResult<RawResponse>> FetchRawAsync(IEnumerable<Uri> uris, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(uris);
+        var client = Client();
+        return FetchRun<RawResponse>.RunAsync(client, _options, RawResponseReader.Instance, CreateSource(uris, client.BaseAddress), cancellationToken);
+    }
+
+    /// <summary>GETs every URI and reads each response whole (status, headers, body bytes); yields the results as they complete.</summary>
+    /// <param name="uris">The URIs, pulled lazily, each enumeration of the result its own pass; each must be an absolute http or https URI, or a relative one resolved against the client's <see cref="HttpClient.BaseAddress"/>.</param>
+    /// <param name="cancellationToken">Cancels the whole fetch.</param>
+    /// <returns>One result per URI, in completion order. A status outside 200-299 is a <see cref="FetchErrorKind.HttpStatus"/> error.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="uris"/> is null.</exception>
+    /// <exception cref="ArgumentException">A URI is null, not http(s), or relative while the client has no <see cref="HttpClient.BaseAddress"/> (for a lazy sequence: when it is pulled).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
+    public IAsyncEnumerable<FetchResult<RawResponse>> FetchRawAsync(IAsyncEnumerable<Uri> uris, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(uris);
+        var client = Client();
+        return FetchRun<RawResponse>.RunAsync(client, _options, RawResponseReader.Instance, new AsyncUriSource(uris, client.BaseAddress), cancellationToken);
+    }
 
     /// <summary>Sends every request and reads each response whole (status, headers, body bytes); yields the results as they complete.</summary>
-    /// <param name="requests">The requests, pulled lazily; the fetcher owns and disposes them.</param>
+    /// <param name="requests">The requests, pulled lazily; the fetcher owns and disposes them. A relative request URI is resolved against the client's <see cref="HttpClient.BaseAddress"/>.</param>
     /// <param name="cancellationToken">Cancels the whole fetch.</param>
     /// <returns>One result per request, in completion order. A status outside 200-299 is a <see cref="FetchErrorKind.HttpStatus"/> error.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="requests"/> is null.</exception>
-    /// <exception cref="ArgumentException">A request has no URI, or a relative or non-http(s) one (when it is pulled).</exception>
+    /// <exception cref="ArgumentException">A request has no URI, a non-http(s) one, or a relative one while the client has no <see cref="HttpClient.BaseAddress"/> (when it is pulled).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
     public IAsyncEnumerable<FetchResult<RawResponse>> FetchRawAsync(IAsyncEnumerable<HttpRequestMessage> requests, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(requests);
-        return RunFetchAsync(new RequestSource(requests), RawResponseReader.Instance, cancellationToken);
+        var client = Client();
+        return FetchRun<RawResponse>.RunAsync(client, _options, RawResponseReader.Instance, new RequestSource(requests, client.BaseAddress), cancellationToken);
     }
 
     /// <summary>GETs every URI and reads each response whole (status, headers, body bytes); returns all results in input order.</summary>
-    /// <param name="uris">The URIs, pulled lazily; each must be an absolute http or https URI.</param>
+    /// <param name="uris">The URIs, pulled lazily; each must be an absolute http or https URI, or a relative one resolved against the client's <see cref="HttpClient.BaseAddress"/>.</param>
     /// <param name="cancellationToken">Cancels the whole fetch.</param>
     /// <returns>One result per URI, in input order.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="uris"/> is null.</exception>
-    /// <exception cref="ArgumentException">A URI is null, relative or not http(s) (for a lazy sequence: when it is pulled).</exception>
+    /// <exception cref="ArgumentException">A URI is null, not http(s), or relative while the client has no <see cref="HttpClient.BaseAddress"/> (for a lazy sequence: when it is pulled).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
-    public Task<IReadOnlyList<FetchResult<RawResponse>>> FetchAllRawAsync(IEnumerable<Uri> uris, CancellationToken cancellationToken = default) =>
-        CollectAsync(FetchRawAsync(uris, cancellationToken));
+    public Task<IReadOnlyList<FetchResult<RawResponse>>> FetchAllRawAsync(IEnumerable<Uri> uris, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(uris);
+        var client = Client();
+        return FetchRun<RawResponse>.CollectAsync(client, _options, RawResponseReader.Instance, CreateSource(uris, client.BaseAddress), cancellationToken);
+    }
+
+    /// <summary>GETs every URI and reads each response whole (status, headers, body bytes); returns all results in input order.</summary>
+    /// <param name="uris">The URIs, pulled lazily, each enumeration of the result its own pass; each must be an absolute http or https URI, or a relative one resolved against the client's <see cref="HttpClient.BaseAddress"/>.</param>
+    /// <param name="cancellationToken">Cancels the whole fetch.</param>
+    /// <returns>One result per URI, in input order.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="uris"/> is null.</exception>
+    /// <exception cref="ArgumentException">A URI is null, not http(s), or relative while the client has no <see cref="HttpClient.BaseAddress"/> (for a lazy sequence: when it is pulled).</exception>
+    /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
+    /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
+    public Task<IReadOnlyList<FetchResult<RawResponse>>> FetchAllRawAsync(IAsyncEnumerable<Uri> uris, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(uris);
+        var client = Client();
+        return FetchRun<RawResponse>.CollectAsync(client, _options, RawResponseReader.Instance, new AsyncUriSource(uris, client.BaseAddress), cancellationToken);
+    }
 
     /// <summary>Sends every request and reads each response whole (status, headers, body bytes); returns all results in input order.</summary>
-    /// <param name="requests">The requests, pulled lazily; the fetcher owns and disposes them.</param>
+    /// <param name="requests">The requests, pulled lazily; the fetcher owns and disposes them. A relative request URI is resolved against the client's <see cref="HttpClient.BaseAddress"/>.</param>
     /// <param name="cancellationToken">Cancels the whole fetch.</param>
     /// <returns>One result per request, in input order.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="requests"/> is null.</exception>
-    /// <exception cref="ArgumentException">A request has no URI, or a relative or non-http(s) one (when it is pulled).</exception>
+    /// <exception cref="ArgumentException">A request has no URI, a non-http(s) one, or a relative one while the client has no <see cref="HttpClient.BaseAddress"/> (when it is pulled).</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="FetchFailedException">A request failed with <see cref="FetchOptions.FailFast"/> set.</exception>
-    public Task<IReadOnlyList<FetchResult<RawResponse>>> FetchAllRawAsync(IAsyncEnumerable<HttpRequestMessage> requests, CancellationToken cancellationToken = default) =>
-        CollectAsync(FetchRawAsync(requests, cancellationToken));
-
-    private static UriSource CreateSource(IEnumerable<Uri> uris)
+    public Task<IReadOnlyList<FetchResult<RawResponse>>> FetchAllRawAsync(IAsyncEnumerable<HttpRequestMessage> requests, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(uris);
+        ArgumentNullException.ThrowIfNull(requests);
+        var client = Client();
+        return FetchRun<RawResponse>.CollectAsync(client, _options, RawResponseReader.Instance, new RequestSource(requests, client.BaseAddress), cancellationToken);
+    }
+
+    private static UriSource CreateSource(IEnumerable<Uri> uris, Uri? baseAddress)
+    {
         if (uris is ICollection<Uri> or IReadOnlyCollection<Uri>)
         {
             var index = 0;
             foreach (var uri in uris)
             {
-                FetchSource.Validate(uri, index++, nameof(uris));
+                FetchSource.Resolve(uri, baseAddress, index++, nameof(uris));
             }
         }
 
-        return new UriSource(uris);
+        return new UriSource(uris, baseAddress);
     }
 
-    private static async Task<IReadOnlyList<FetchResult<T>>> CollectAsync<T>(IAsyncEnumerable<FetchResult<T>> results)
-    {
-        var list = new List<FetchResult<T>>();
-        await foreach (var result in results.ConfigureAwait(false))
-        {
-            if (result.Index >= list.Count)
-            {
-                CollectionsMarshal.SetCount(list, result.Index + 1);
-            }
-
-            list[result.Index] = result;
-        }
-
-        return list.AsReadOnly();
-    }
-
-    private IAsyncEnumerable<FetchResult<T>> RunFetchAsync<T>(FetchSource source, IResponseReader<T> reader, CancellationToken cancellationToken) =>
-        FetchRun<T>.RunAsync(_client ?? _factory!.CreateClient(_clientName!), _options, reader, source, cancellationToken);
+    private HttpClient Client() => _client ?? _factory!.CreateClient(_clientName!);
 }

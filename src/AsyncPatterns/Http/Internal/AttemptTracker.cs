@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Net;
+using System.Runtime.CompilerServices;
 using System.Threading.RateLimiting;
 using AsyncPatterns.Internal;
 using AsyncPatterns.RateLimiting;
@@ -13,8 +14,11 @@ namespace AsyncPatterns.Http.Internal;
 /// </summary>
 internal sealed class AttemptTracker(HttpClient client, FetchOptions options, PendingRequest request) : IDisposable
 {
-    private readonly Lock _lock = new();
-    private readonly List<Attempt> _attempts = [];
+    // Guarded by this tracker's own monitor (it is never exposed, so no lock object is allocated per request): only a
+    // pipeline that runs attempts concurrently (hedging) contends for it. The first attempt is kept in a field, later
+    // ones in a list made only when there are any.
+    private Attempt? _first;
+    private List<Attempt>? _more;
     private HttpRequestMessage? _original = request.Message;
     private int _count;
     private bool _originalSent;
@@ -24,6 +28,7 @@ internal sealed class AttemptTracker(HttpClient client, FetchOptions options, Pe
     public HttpStatusCode? LastStatusCode { get; private set; }
 
     /// <summary>One attempt: the callback of the resilience pipeline (or the only call without one).</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
     public async ValueTask<HttpResponseMessage> SendAsync(CancellationToken cancellationToken)
     {
         Interlocked.Increment(ref _count);
@@ -44,17 +49,24 @@ internal sealed class AttemptTracker(HttpClient client, FetchOptions options, Pe
 
             HttpRequestMessage message;
             Attempt attempt;
-            lock (_lock)
+            lock (this)
             {
                 message = NextMessage();
                 attempt = new Attempt(message, options.PerRequestTimeout, options.TimeProvider, cancellationToken);
-                _attempts.Add(attempt);
+                if (_first is null)
+                {
+                    _first = attempt;
+                }
+                else
+                {
+                    (_more ??= []).Add(attempt);
+                }
             }
 
             try
             {
                 var response = await client.SendAsync(message, HttpCompletionOption.ResponseHeadersRead, attempt.Token).ConfigureAwait(false);
-                lock (_lock)
+                lock (this)
                 {
                     attempt.Response = response;
                     LastStatusCode = response.StatusCode;
@@ -77,34 +89,62 @@ internal sealed class AttemptTracker(HttpClient client, FetchOptions options, Pe
     /// <summary>The token of the attempt that produced <paramref name="response"/>: it bounds reading the body.</summary>
     public CancellationToken TokenFor(HttpResponseMessage response, CancellationToken fallback)
     {
-        lock (_lock)
+        lock (this)
         {
-            return _attempts.Find(a => ReferenceEquals(a.Response, response))?.Token ?? fallback;
+            return Find(response)?.Token ?? fallback;
         }
     }
 
     /// <summary>Whether the timeout of the attempt that produced <paramref name="response"/> has fired.</summary>
     public bool TimedOut(HttpResponseMessage? response)
     {
-        lock (_lock)
+        lock (this)
         {
-            return response is not null && _attempts.Find(a => ReferenceEquals(a.Response, response)) is { TimedOut: true };
+            return response is not null && Find(response) is { TimedOut: true };
         }
     }
 
     public void Dispose()
     {
-        lock (_lock)
+        lock (this)
         {
-            foreach (var attempt in _attempts)
+            _first?.Dispose();
+            _first = null;
+            if (_more is not null)
             {
-                attempt.Dispose();
+                foreach (var attempt in _more)
+                {
+                    attempt.Dispose();
+                }
+
+                _more.Clear();
             }
 
-            _attempts.Clear();
             _original?.Dispose();
             _original = null;
         }
+    }
+
+    /// <summary>The attempt that produced <paramref name="response"/>, if any. Under the lock.</summary>
+    private Attempt? Find(HttpResponseMessage response)
+    {
+        if (ReferenceEquals(_first?.Response, response))
+        {
+            return _first;
+        }
+
+        if (_more is not null)
+        {
+            foreach (var attempt in _more)
+            {
+                if (ReferenceEquals(attempt.Response, response))
+                {
+                    return attempt;
+                }
+            }
+        }
+
+        return null;
     }
 
     private HttpRequestMessage NextMessage()

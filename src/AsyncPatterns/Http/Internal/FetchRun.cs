@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
+using System.Runtime.InteropServices;
 using System.Text.Json;
 using System.Threading.Channels;
 using AsyncPatterns.Internal;
@@ -80,6 +81,28 @@ internal sealed class FetchRun<T> : IDisposable
             await pump.ConfigureAwait(false);
             run.Dispose();
         }
+    }
+
+    /// <summary>The <c>FetchAll*</c> form: every result of <see cref="RunAsync"/>, at its input index.</summary>
+    public static async Task<IReadOnlyList<FetchResult<T>>> CollectAsync(
+        HttpClient client,
+        FetchOptions options,
+        IResponseReader<T> reader,
+        FetchSource source,
+        CancellationToken cancellationToken)
+    {
+        var list = new List<FetchResult<T>>();
+        await foreach (var result in RunAsync(client, options, reader, source, cancellationToken).ConfigureAwait(false))
+        {
+            if (result.Index >= list.Count)
+            {
+                CollectionsMarshal.SetCount(list, result.Index + 1);
+            }
+
+            list[result.Index] = result;
+        }
+
+        return list.AsReadOnly();
     }
 
     public void Dispose()

@@ -25,41 +25,62 @@ internal abstract class FetchSource : IAsyncDisposable
 
     public abstract ValueTask DisposeAsync();
 
-    /// <summary>Throws unless <paramref name="uri"/> is an absolute http or https URI.</summary>
-    public static void Validate(Uri? uri, int index, string paramName)
+    /// <summary>
+    /// The absolute http or https URI to send: <paramref name="uri"/> itself, or a relative one resolved against
+    /// <paramref name="baseAddress"/> as <see cref="HttpClient"/> resolves it. Throws for anything else.
+    /// </summary>
+    public static Uri Resolve(Uri? uri, Uri? baseAddress, int index, string paramName)
     {
         if (uri is null)
         {
             throw new ArgumentException($"The request at index {index} has no URI.", paramName);
         }
 
-        if (!uri.IsAbsoluteUri || (uri.Scheme != Uri.UriSchemeHttp && uri.Scheme != Uri.UriSchemeHttps))
+        var resolved = uri;
+        if (!uri.IsAbsoluteUri)
+        {
+            if (baseAddress is null)
+            {
+                throw new ArgumentException(
+                    $"The URI '{UriRedaction.Redact(uri.OriginalString)}' at index {index} is relative and the HttpClient has no BaseAddress: give the client a BaseAddress or pass absolute http or https URIs.",
+                    paramName);
+            }
+
+            resolved = new Uri(baseAddress, uri);
+        }
+
+        if (resolved.Scheme != Uri.UriSchemeHttp && resolved.Scheme != Uri.UriSchemeHttps)
         {
             throw new ArgumentException(
-                $"The URI '{UriRedaction.Redact(uri.OriginalString)}' at index {index} is not an absolute http or https URI.", paramName);
+                ReferenceEquals(resolved, uri)
+                    ? $"The URI '{UriRedaction.Redact(uri.OriginalString)}' at index {index} is not an absolute http or https URI."
+                    : $"The URI '{UriRedaction.Redact(uri.OriginalString)}' at index {index} resolves against the HttpClient's BaseAddress to '{UriRedaction.Redact(resolved)}', which is not an http or https URI.",
+                paramName);
         }
+
+        return resolved;
     }
 }
 
 /// <summary>Plain GETs of the URIs of an enumerable, enumerated lazily on the pump.</summary>
-internal sealed class UriSource(IEnumerable<Uri> uris) : FetchSource
+internal sealed class UriSource(IEnumerable<Uri> uris, Uri? baseAddress) : FetchSource
 {
     private IEnumerator<Uri>? _enumerator;
     private int _index;
 
-    public override FetchSource Open() => new UriSource(uris);
+    public override FetchSource Open() => new UriSource(uris, baseAddress);
 
-    public override ValueTask<PendingRequest?> NextAsync(CancellationToken cancellationToken)
+    public override ValueTask<PendingRequest?> NextAsync(CancellationToken cancellationToken) => ValueTask.FromResult(Next());
+
+    private PendingRequest? Next()
     {
         _enumerator ??= uris.GetEnumerator();
         if (!_enumerator.MoveNext())
         {
-            return ValueTask.FromResult<PendingRequest?>(null);
+            return null;
         }
 
-        var uri = _enumerator.Current;
-        Validate(uri, _index++, nameof(uris));
-        return ValueTask.FromResult<PendingRequest?>(new PendingRequest(uri, null));
+        return new PendingRequest(Resolve(_enumerator.Current, baseAddress, _index++, nameof(uris)), null);
     }
 
     public override ValueTask DisposeAsync()
@@ -69,13 +90,35 @@ internal sealed class UriSource(IEnumerable<Uri> uris) : FetchSource
     }
 }
 
+/// <summary>Plain GETs of the URIs of an async sequence, pulled lazily.</summary>
+internal sealed class AsyncUriSource(IAsyncEnumerable<Uri> uris, Uri? baseAddress) : FetchSource
+{
+    private IAsyncEnumerator<Uri>? _enumerator;
+    private int _index;
+
+    public override FetchSource Open() => new AsyncUriSource(uris, baseAddress);
+
+    public override async ValueTask<PendingRequest?> NextAsync(CancellationToken cancellationToken)
+    {
+        _enumerator ??= uris.GetAsyncEnumerator(cancellationToken);
+        if (!await _enumerator.MoveNextAsync().ConfigureAwait(false))
+        {
+            return null;
+        }
+
+        return new PendingRequest(Resolve(_enumerator.Current, baseAddress, _index++, nameof(uris)), null);
+    }
+
+    public override ValueTask DisposeAsync() => _enumerator?.DisposeAsync() ?? ValueTask.CompletedTask;
+}
+
 /// <summary>The caller's request messages, pulled lazily from an async sequence.</summary>
-internal sealed class RequestSource(IAsyncEnumerable<HttpRequestMessage> requests) : FetchSource
+internal sealed class RequestSource(IAsyncEnumerable<HttpRequestMessage> requests, Uri? baseAddress) : FetchSource
 {
     private IAsyncEnumerator<HttpRequestMessage>? _enumerator;
     private int _index;
 
-    public override FetchSource Open() => new RequestSource(requests);
+    public override FetchSource Open() => new RequestSource(requests, baseAddress);
 
     public override async ValueTask<PendingRequest?> NextAsync(CancellationToken cancellationToken)
     {
@@ -86,9 +129,10 @@ internal sealed class RequestSource(IAsyncEnumerable<HttpRequestMessage> request
         }
 
         var message = _enumerator.Current;
+        Uri uri;
         try
         {
-            Validate(message?.RequestUri, _index++, nameof(requests));
+            uri = Resolve(message?.RequestUri, baseAddress, _index++, nameof(requests));
         }
         catch (ArgumentException)
         {
@@ -96,7 +140,13 @@ internal sealed class RequestSource(IAsyncEnumerable<HttpRequestMessage> request
             throw;
         }
 
-        return new PendingRequest(message!.RequestUri!, message);
+        if (!ReferenceEquals(uri, message!.RequestUri))
+        {
+            // As HttpClient does: the message is sent to its URI resolved against the client's BaseAddress.
+            message.RequestUri = uri;
+        }
+
+        return new PendingRequest(uri, message);
     }
 
     public override ValueTask DisposeAsync() => _enumerator?.DisposeAsync() ?? ValueTask.CompletedTask;
