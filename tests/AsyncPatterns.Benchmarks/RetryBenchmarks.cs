@@ -31,7 +31,7 @@ public class RetryBenchmarks
                 ShouldHandle = static args => new ValueTask<bool>(args.Outcome.Exception is not null && !args.Context.CancellationToken.IsCancellationRequested),
             })
             .Build();
-        _ = _options.ToPipeline();
+        _ = _options.CreatePipeline();
     }
 
     [Benchmark(Baseline = true)]

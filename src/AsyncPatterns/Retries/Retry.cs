@@ -23,7 +23,7 @@ public static class Retry
     private static readonly RetryOptions s_defaultOptions = new();
 
     /// <summary>
-    /// Gets the key of the <see cref="ResilienceContext"/> property where pipelines built by <see cref="RetryOptions.ToPipeline"/>
+    /// Gets the key of the <see cref="ResilienceContext"/> property where pipelines built by <see cref="RetryOptions.CreatePipeline"/>
     /// and <see cref="HttpRetry.CreatePipeline"/> record the number of attempts started so far (1 for the original call).
     /// Read it with <see cref="GetAttemptCount"/> after the execution.
     /// </summary>
@@ -31,7 +31,7 @@ public static class Retry
 
     /// <summary>
     /// Gets how many attempts an execution with <paramref name="context"/> made, through a pipeline built by
-    /// <see cref="RetryOptions.ToPipeline"/> or <see cref="HttpRetry.CreatePipeline"/>.
+    /// <see cref="RetryOptions.CreatePipeline"/> or <see cref="HttpRetry.CreatePipeline"/>.
     /// </summary>
     /// <param name="context">The context the pipeline was executed with (before it is returned to its pool).</param>
     /// <returns>The number of attempts: 1 when the first call settled the outcome.</returns>

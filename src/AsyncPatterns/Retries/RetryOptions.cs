@@ -10,7 +10,7 @@ namespace AsyncPatterns.Retries;
 /// They map onto Polly's <see cref="Polly.Retry.RetryStrategyOptions"/>; the backoff and jitter maths are Polly's.
 /// </summary>
 /// <remarks>
-/// The options are validated when a pipeline is built from them (<see cref="ToPipeline"/>, <see cref="Retry"/>,
+/// The options are validated when a pipeline is built from them (<see cref="CreatePipeline"/>, <see cref="Retry"/>,
 /// <see cref="HttpRetry.CreatePipeline"/>), or by <see cref="Validate"/>. A built pipeline is a snapshot: changing the
 /// options afterwards affects only pipelines built later. Building is cached, so calling <see cref="Retry.ExecuteAsync{T}"/>
 /// repeatedly with the same, unchanged options builds one pipeline.
@@ -194,11 +194,11 @@ public sealed class RetryOptions
 
     /// <summary>
     /// Builds a Polly <see cref="ResiliencePipeline"/> with this retry strategy, on <see cref="TimeProvider"/>, so it can
-    /// be composed with Polly's other strategies (<c>new ResiliencePipelineBuilder().AddPipeline(options.ToPipeline())</c>).
+    /// be composed with Polly's other strategies (<c>new ResiliencePipelineBuilder().AddPipeline(options.CreatePipeline())</c>).
     /// </summary>
     /// <returns>The pipeline; thread-safe and reusable. It records the attempt count under <see cref="Retry.AttemptCountKey"/>.</returns>
     /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the exception names the property.</exception>
-    public ResiliencePipeline ToPipeline() => GetBuilt().General;
+    public ResiliencePipeline CreatePipeline() => GetBuilt().General;
 
     internal BuiltPipelines GetBuilt()
     {

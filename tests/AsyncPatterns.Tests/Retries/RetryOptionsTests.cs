@@ -35,12 +35,12 @@ public sealed class RetryOptionsTests
 
     [Theory]
     [MemberData(nameof(InvalidValues))]
-    public void ToPipeline_InvalidValue_ThrowsArgumentOutOfRangeNamingTheProperty(Action<RetryOptions> configure, string property)
+    public void CreatePipeline_InvalidValue_ThrowsArgumentOutOfRangeNamingTheProperty(Action<RetryOptions> configure, string property)
     {
         var options = new RetryOptions();
         configure(options);
 
-        var build = () => options.ToPipeline();
+        var build = () => options.CreatePipeline();
         build.Should().Throw<ArgumentOutOfRangeException>().WithParameterName(property);
         var validate = options.Validate;
         validate.Should().Throw<ArgumentOutOfRangeException>().WithParameterName(property);
@@ -49,14 +49,14 @@ public sealed class RetryOptionsTests
     }
 
     [Fact]
-    public void ToPipeline_UnchangedOptions_ReturnsTheCachedPipeline()
+    public void CreatePipeline_UnchangedOptions_ReturnsTheCachedPipeline()
     {
         var options = new RetryOptions();
-        var first = options.ToPipeline();
-        options.ToPipeline().Should().BeSameAs(first);
+        var first = options.CreatePipeline();
+        options.CreatePipeline().Should().BeSameAs(first);
 
         options.UseJitter = false;
-        options.ToPipeline().Should().NotBeSameAs(first);
+        options.CreatePipeline().Should().NotBeSameAs(first);
     }
 
     [Fact]
@@ -78,10 +78,10 @@ public sealed class RetryOptionsTests
             MaxTotalDelay = TimeSpan.FromTicks(1),
         };
         options.Invoking(o => o.Validate()).Should().NotThrow();
-        options.Invoking(o => o.ToPipeline()).Should().NotThrow();
+        options.Invoking(o => o.CreatePipeline()).Should().NotThrow();
 
         options.MaxRetries = int.MaxValue;
         options.BaseDelay = RetryOptions.MaxAllowedDelay;
-        options.Invoking(o => o.ToPipeline()).Should().NotThrow();
+        options.Invoking(o => o.CreatePipeline()).Should().NotThrow();
     }
 }

@@ -131,10 +131,10 @@ public sealed partial class RetryTests
     }
 
     [Fact]
-    public async Task ToPipeline_ComposedWithoutRetryExecuteAsync_CountsTheAttemptsThatStarted()
+    public async Task CreatePipeline_ComposedWithoutRetryExecuteAsync_CountsTheAttemptsThatStarted()
     {
         var clock = FakeClock.Create();
-        var pipeline = NoJitter(clock, maxRetries: 2).ToPipeline();
+        var pipeline = NoJitter(clock, maxRetries: 2).CreatePipeline();
         var context = ResilienceContextPool.Shared.Get(TestContext.Current.CancellationToken);
         try
         {

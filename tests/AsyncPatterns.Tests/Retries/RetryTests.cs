@@ -355,10 +355,10 @@ public sealed partial class RetryTests
     }
 
     [Fact]
-    public async Task GetAttemptCount_AfterExecutionThroughToPipeline_ReturnsTheNumberOfAttempts()
+    public async Task GetAttemptCount_AfterExecutionThroughCreatePipeline_ReturnsTheNumberOfAttempts()
     {
         var clock = FakeClock.Create();
-        var pipeline = new ResiliencePipelineBuilder().AddPipeline(NoJitter(clock).ToPipeline()).Build();
+        var pipeline = new ResiliencePipelineBuilder().AddPipeline(NoJitter(clock).CreatePipeline()).Build();
         var context = ResilienceContextPool.Shared.Get(TestContext.Current.CancellationToken);
         try
         {
@@ -382,7 +382,7 @@ public sealed partial class RetryTests
     public async Task GetAttemptCount_FirstAttemptSucceeds_ReturnsOne()
     {
         var context = ResilienceContextPool.Shared.Get(TestContext.Current.CancellationToken);
-        await new RetryOptions().ToPipeline().ExecuteAsync(static _ => ValueTask.CompletedTask, context);
+        await new RetryOptions().CreatePipeline().ExecuteAsync(static _ => ValueTask.CompletedTask, context);
         Retry.GetAttemptCount(context).Should().Be(1);
         ResilienceContextPool.Shared.Return(context);
     }
