@@ -31,7 +31,7 @@ public sealed class AttemptPipelineOptions
 
     /// <summary>
     /// Gets or sets the key of a <see cref="System.Threading.RateLimiting.RateLimiter"/> registered in the container (for example by
-    /// <see cref="RequestRateLimiterServiceCollectionExtensions.AddRequestRateLimiter"/>) that every attempt takes one permit from.
+    /// <see cref="RequestRateLimiterServiceCollectionExtensions.AddRequestRateLimiter(Microsoft.Extensions.DependencyInjection.IServiceCollection, string, System.Action{AsyncPatterns.RateLimiting.RequestRateLimiterOptions})"/>) that every attempt takes one permit from.
     /// </summary>
     /// <value>
     /// The default is <see langword="null"/>: no limiter, unless <see cref="RateLimiter"/> is set. When set, a keyed

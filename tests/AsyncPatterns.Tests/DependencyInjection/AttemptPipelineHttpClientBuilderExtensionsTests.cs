@@ -314,7 +314,8 @@ public sealed class AttemptPipelineHttpClientBuilderExtensionsTests
     public async Task AddAttemptPipeline_RegisteredLimiterName_PassesValidationAndLimitsEveryAttempt()
     {
         var stub = new StubHttpMessageHandler(_time).OnAnyRequest(StubResponse.Status(HttpStatusCode.BadGateway), StubResponse.Text("ok"));
-        var services = new ServiceCollection().AddRequestRateLimiter("github", o => { o.MaxConcurrency = 1; o.TimeProvider = _time; });
+        var services = new ServiceCollection();
+        services.AddRequestRateLimiter("github", o => { o.MaxConcurrency = 1; o.TimeProvider = _time; });
         services.AddHttpClient("api").ConfigurePrimaryHttpMessageHandler(() => stub)
             .AddAttemptPipeline(o => { o.Retry = Retry(); o.RateLimiterName = "github"; o.TimeProvider = _time; o.AttemptTimeout = Timeout.InfiniteTimeSpan; });
         await using var provider = services.BuildServiceProvider();
