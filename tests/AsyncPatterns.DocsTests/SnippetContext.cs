@@ -8,6 +8,8 @@
 using System.Data.Common;
 using AsyncPatterns.Connections;
 using AsyncPatterns.Pagination;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
 namespace AsyncPatterns.DocsTests.Snippets;
@@ -21,6 +23,12 @@ public static class SnippetContext
     public static CancellationToken cancellationToken;
     public static IReadOnlyList<string> urls = [];
     public static string message = "";
+
+    // What a host-based application has at hand: its builder, its services, the built host, the client factory.
+    public static HostApplicationBuilder builder = null!;
+    public static IServiceCollection services = null!;
+    public static IHost host = null!;
+    public static IHttpClientFactory factory = null!;
 
     // Objects a block builds and a later block of the same section goes on using.
     public static Paginator<Order> orders = null!;
