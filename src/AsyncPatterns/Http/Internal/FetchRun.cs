@@ -1,8 +1,9 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using System.Runtime.ExceptionServices;
 using System.Runtime.InteropServices;
 using System.Text.Json;
-using System.Threading.Channels;
+using System.Threading.Tasks.Sources;
 using AsyncPatterns.Internal;
 using AsyncPatterns.RateLimiting;
 using Polly;
@@ -11,42 +12,89 @@ using Polly.Timeout;
 namespace AsyncPatterns.Http.Internal;
 
 /// <summary>
-/// One fetch: a pump pulls the source only when one of <see cref="FetchOptions.MaxConcurrency"/> slots is free and
-/// starts a worker per request; workers write their results to a channel in completion order; the consumer frees the
-/// slot of each result it takes. Whatever ends the run (the end, the caller's cancellation, an early break, a fail-fast
-/// failure, a fault) cancels every worker and waits for all of them and the pump before the enumerator finishes.
+/// One fetch. Up to <see cref="FetchOptions.MaxConcurrency"/> workers each hold one slot and loop over the source
+/// themselves, as <c>Parallel.ForEachAsync</c>'s do: pull one request (pulls are serialized), fetch it, deliver its
+/// result, pull the next. <c>FetchAll*</c> writes each result into its index, so a slot frees when its request ends.
+/// <c>FetchAsync</c> hands a result straight to a waiting consumer (completing its wait inline, so the worker's slot
+/// is free at once), or queues it, and a queued result keeps its slot until the consumer takes it; the worker then
+/// ends, and taking the result starts a new one. Whatever ends the run (the end, the caller's cancellation, an early
+/// break, a fail-fast failure, a fault) stops every worker, and the run completes only when every worker has ended and
+/// the source has been disposed.
 /// </summary>
-internal sealed class FetchRun<T> : IDisposable
+/// <remarks>
+/// Invariants, under <see cref="_lock"/> (checked by <see cref="AssertInvariants"/>): every slot is free, held by a
+/// worker, or held by a queued result (<c>_free + _workers + queued == MaxConcurrency</c>); no worker starts once the run
+/// is closed; the source is disposed once, after the last worker ended, and only then is the run finished.
+/// </remarks>
+internal sealed class FetchRun<T> : IValueTaskSource<bool>, IDisposable
 {
     private readonly HttpClient _client;
     private readonly FetchOptions _options;
     private readonly IResponseReader<T> _reader;
     private readonly FetchSource _source;
     private readonly CancellationTokenSource _runCts;
-    private readonly SemaphoreSlim _slots;
-    private readonly Channel<FetchResult<T>> _results;
+    private readonly CancellationTokenRegistration _stopRegistration;
+    private readonly Lock _lock = new();
+    private readonly Lock? _syncPullLock;
+    private readonly SemaphoreSlim? _asyncPullLock;
     private readonly Dictionary<HostKey, HostGate>? _hostGates;
-    private readonly TaskCompletionSource _idle = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _done = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    // FetchAsync only: the results not taken yet, and the consumer's wait for the next one.
+    private readonly Queue<FetchResult<T>>? _ready;
+    private ManualResetValueTaskSourceCore<bool> _consumerWait;
+    private bool _consumerWaiting;
+    private FetchResult<T>? _handoff;
+
+    // FetchAll* only: the results by index.
+    private readonly List<FetchResult<T>>? _collected;
+
     private ExceptionDispatchInfo? _stop;
+    private int _free;
+    private int _workers;
+    private bool _closed;
+    private bool _stopped;
+    private bool _finishing;
+    private bool _finished;
+    private int _nextIndex;
 
-    // The pump counts as 1 until the source is exhausted; each worker adds 1 while it runs.
-    private int _active = 1;
-
-    private FetchRun(HttpClient client, FetchOptions options, IResponseReader<T> reader, FetchSource source, CancellationToken cancellationToken)
+    private FetchRun(HttpClient client, FetchOptions options, IResponseReader<T> reader, FetchSource source, bool streaming, CancellationToken cancellationToken)
     {
         _client = client;
         _options = options;
         _reader = reader;
         _source = source;
         _runCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        _slots = new SemaphoreSlim(options.MaxConcurrency, options.MaxConcurrency);
-        _results = Channel.CreateUnbounded<FetchResult<T>>(new UnboundedChannelOptions { SingleReader = true });
+        _free = options.MaxConcurrency;
+        if (source.PullsSynchronously)
+        {
+            _syncPullLock = new Lock();
+        }
+        else
+        {
+            _asyncPullLock = new SemaphoreSlim(1, 1);
+        }
+
         if (options.MaxConcurrencyPerHost is not null)
         {
             _hostGates = [];
         }
+
+        if (streaming)
+        {
+            _ready = new Queue<FetchResult<T>>();
+        }
+        else
+        {
+            _collected = source.Count is { } count ? new List<FetchResult<T>>(count) : [];
+        }
+
+        // Whatever stops the run (the caller's token, a fail-fast failure, a fault, the consumer leaving) closes it to
+        // new workers and wakes a waiting consumer.
+        _stopRegistration = _runCts.Token.UnsafeRegister(static state => ((FetchRun<T>)state!).OnStopped(), this);
     }
 
+    /// <summary>The <c>FetchAsync</c> form: results in completion order, each slot held until its result is taken.</summary>
     public static async IAsyncEnumerable<FetchResult<T>> RunAsync(
         HttpClient client,
         FetchOptions options,
@@ -55,35 +103,41 @@ internal sealed class FetchRun<T> : IDisposable
         [EnumeratorCancellation] CancellationToken cancellationToken)
     {
         // Each enumeration is its own pass over the source, with its own slots.
-        var run = new FetchRun<T>(client, options, reader, source.Open(), cancellationToken);
-        var pump = Task.Run(run.PumpAsync, CancellationToken.None);
+        var run = new FetchRun<T>(client, options, reader, source.Open(), streaming: true, cancellationToken);
+        run.Start();
         try
         {
-            var results = run._results.Reader;
-            while (await results.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            while (true)
             {
-                while (results.TryRead(out var result))
+                var result = run.TryTake(out var wait);
+                if (wait)
                 {
-                    cancellationToken.ThrowIfCancellationRequested();
-                    run._stop?.Throw();
-                    run._slots.Release();
-                    yield return result;
+                    await new ValueTask<bool>(run, run._consumerWait.Version).ConfigureAwait(false);
+                    result = run.TakeHandoff();
                 }
+
+                cancellationToken.ThrowIfCancellationRequested();
+                run._stop?.Throw();
+                if (result is null)
+                {
+                    // Finished: every worker ended and the source was disposed.
+                    break;
+                }
+
+                yield return result;
             }
 
-            await pump.ConfigureAwait(false);
+            await run._done.Task.ConfigureAwait(false);
             cancellationToken.ThrowIfCancellationRequested();
             run._stop?.Throw();
         }
         finally
         {
-            await run._runCts.CancelAsync().ConfigureAwait(false);
-            await pump.ConfigureAwait(false);
-            run.Dispose();
+            await run.CloseAsync().ConfigureAwait(false);
         }
     }
 
-    /// <summary>The <c>FetchAll*</c> form: every result of <see cref="RunAsync"/>, at its input index.</summary>
+    /// <summary>The <c>FetchAll*</c> form: every result, at its input index.</summary>
     public static async Task<IReadOnlyList<FetchResult<T>>> CollectAsync(
         HttpClient client,
         FetchOptions options,
@@ -91,27 +145,74 @@ internal sealed class FetchRun<T> : IDisposable
         FetchSource source,
         CancellationToken cancellationToken)
     {
-        var list = new List<FetchResult<T>>();
-        await foreach (var result in RunAsync(client, options, reader, source, cancellationToken).ConfigureAwait(false))
+        var run = new FetchRun<T>(client, options, reader, source.Open(), streaming: false, cancellationToken);
+        run.Start();
+        try
         {
-            if (result.Index >= list.Count)
-            {
-                CollectionsMarshal.SetCount(list, result.Index + 1);
-            }
-
-            list[result.Index] = result;
+            await run._done.Task.ConfigureAwait(false);
+        }
+        finally
+        {
+            await run.CloseAsync().ConfigureAwait(false);
         }
 
-        return list.AsReadOnly();
+        cancellationToken.ThrowIfCancellationRequested();
+        run._stop?.Throw();
+        return run._collected!.AsReadOnly();
     }
 
+    bool IValueTaskSource<bool>.GetResult(short token) => _consumerWait.GetResult(token);
+
+    ValueTaskSourceStatus IValueTaskSource<bool>.GetStatus(short token) => _consumerWait.GetStatus(token);
+
+    void IValueTaskSource<bool>.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _consumerWait.OnCompleted(continuation, state, token, flags);
+
+    private void Start()
+    {
+        lock (_lock)
+        {
+            _free--;
+            _workers++;
+            AssertInvariants();
+        }
+
+        StartWorker();
+    }
+
+    /// <summary>Starts a worker that already holds its slot; <see cref="_workers"/> counts it, and the run waits for it.</summary>
+    private void StartWorker() => _ = Task.Run(WorkerAsync, CancellationToken.None);
+
+    /// <summary>Stops the run if it still runs, waits until it finished, and releases its resources. Never throws.</summary>
+    private async Task CloseAsync()
+    {
+        await _runCts.CancelAsync().ConfigureAwait(false);
+        bool finish;
+        lock (_lock)
+        {
+            finish = ShouldFinish();
+            AssertInvariants();
+        }
+
+        if (finish)
+        {
+            await FinishAsync().ConfigureAwait(false);
+        }
+
+        await _done.Task.ConfigureAwait(false);
+        await _stopRegistration.DisposeAsync().ConfigureAwait(false);
+        Dispose();
+    }
+
+    /// <summary>Releases the run's resources; called by <see cref="CloseAsync"/> once the run finished.</summary>
     public void Dispose()
     {
+        _stopRegistration.Dispose();
         _runCts.Dispose();
-        _slots.Dispose();
+        _asyncPullLock?.Dispose();
     }
 
-    /// <summary>Records the first reason to stop, cancels every worker and wakes the consumer. Never throws.</summary>
+    /// <summary>Records the first reason to stop and cancels every worker. Never throws.</summary>
     private void Stop(Exception exception)
     {
         if (Interlocked.CompareExchange(ref _stop, ExceptionDispatchInfo.Capture(exception), null) is null)
@@ -124,43 +225,207 @@ internal sealed class FetchRun<T> : IDisposable
             {
                 // A cancellation callback of the HTTP stack failed; the run stops anyway.
             }
-
-            _results.Writer.TryComplete();
         }
     }
 
-    /// <summary>Pulls the source one request per free slot. Never throws: a source failure stops the run.</summary>
-    private async Task PumpAsync()
+    /// <summary>The run's token was cancelled: start no more workers, and wake the consumer.</summary>
+    private void OnStopped()
+    {
+        bool wake, finish;
+        lock (_lock)
+        {
+            _closed = true;
+            _stopped = true;
+            wake = ReleaseConsumer();
+            finish = ShouldFinish();
+            AssertInvariants();
+        }
+
+        // Neither inline: this runs inside whoever cancelled (the caller's Cancel, a worker's Stop), and the workers
+        // may all have ended inside that same Cancel, before this callback ran.
+        if (wake)
+        {
+            SignalConsumer(inline: false);
+        }
+
+        if (finish)
+        {
+            // Tracked by _done, which the run awaits.
+            _ = Task.Run(FinishAsync, CancellationToken.None);
+        }
+    }
+
+    /// <summary>
+    /// One worker: holds one slot and loops over the source until it ends or the run stops, or (FetchAsync) until its
+    /// slot stays with a queued result. Never throws: a fault stops the run.
+    /// </summary>
+    private async Task WorkerAsync()
     {
         var token = _runCts.Token;
+        var exited = false;
         try
         {
-            var index = 0;
             while (true)
             {
-                await _slots.WaitAsync(token).ConfigureAwait(false);
-                var next = await _source.NextAsync(token).ConfigureAwait(false);
-                if (next is null)
+                int index;
+                PendingRequest? next;
+                try
                 {
-                    break;
+                    (index, next) = await PullAsync(token).ConfigureAwait(false);
+                }
+                catch (OperationCanceledException) when (token.IsCancellationRequested)
+                {
+                    // The run was stopped: nothing more to pull.
+                    return;
+                }
+                catch (Exception e)
+                {
+                    Stop(e);
+                    return;
                 }
 
-                Interlocked.Increment(ref _active);
+                if (next is null)
+                {
+                    return;
+                }
 
-                // Tracked by _active: the pump waits for every worker (_idle) before it completes.
-                _ = RunWorkerAsync(index, next, token);
-                index = checked(index + 1);
+                // Started before the next worker, so that requests reach their host's gate and the handler in the
+                // order they were pulled (the fetch runs synchronously until its first wait).
+                var fetching = FetchAndReportAsync(index, next.Value, token);
+                StartWorkerIfSlotFree();
+                var result = await fetching.ConfigureAwait(false);
+                if (result is null)
+                {
+                    return;
+                }
+
+                if (_collected is not null)
+                {
+                    Collect(index, result);
+                }
+                else if (!Deliver(result))
+                {
+                    exited = true;
+                    return;
+                }
             }
         }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        finally
         {
-            // The run was stopped: nothing more to pull.
+            if (!exited)
+            {
+                ExitWorker();
+            }
         }
-        catch (Exception e)
+    }
+
+    /// <summary>The next request and its index, or null at the end or once the run is closed. Pulls are serialized.</summary>
+    private async ValueTask<(int Index, PendingRequest? Next)> PullAsync(CancellationToken token)
+    {
+        if (_syncPullLock is not null)
         {
-            Stop(e);
+            lock (_syncPullLock)
+            {
+                return Volatile.Read(ref _closed) || token.IsCancellationRequested ? (0, null) : Numbered(_source.Next());
+            }
         }
 
+        await _asyncPullLock!.WaitAsync(token).ConfigureAwait(false);
+        try
+        {
+            return Volatile.Read(ref _closed) || token.IsCancellationRequested
+                ? (0, null)
+                : Numbered(await _source.NextAsync(token).ConfigureAwait(false));
+        }
+        finally
+        {
+            _asyncPullLock.Release();
+        }
+    }
+
+    /// <summary>Numbers a pulled request (called under the pull lock); at the end of the source, closes the run.</summary>
+    private (int Index, PendingRequest? Next) Numbered(PendingRequest? next)
+    {
+        if (next is null)
+        {
+            lock (_lock)
+            {
+                _closed = true;
+                AssertInvariants();
+            }
+
+            return (0, null);
+        }
+
+        var index = _nextIndex;
+        _nextIndex = checked(index + 1);
+        return (index, next);
+    }
+
+    /// <summary>
+    /// Starts one more worker when a slot is free and the source may have more. It runs on this thread until its
+    /// request's first wait, and starts the next one in turn, so that the run fills its slots in one pass, as a single
+    /// pump would, without a thread-pool hop per worker (a hop only when the stack runs short).
+    /// </summary>
+    private void StartWorkerIfSlotFree()
+    {
+        lock (_lock)
+        {
+            if (_closed || _free == 0)
+            {
+                return;
+            }
+
+            _free--;
+            _workers++;
+            AssertInvariants();
+        }
+
+        if (RuntimeHelpers.TryEnsureSufficientExecutionStack())
+        {
+            // Never throws: a worker reports its faults by stopping the run, and _workers tracks it.
+            _ = WorkerAsync();
+        }
+        else
+        {
+            StartWorker();
+        }
+    }
+
+    /// <summary>A worker ends and gives its slot back; the last one after the run closed finishes it.</summary>
+    private void ExitWorker()
+    {
+        bool finish;
+        lock (_lock)
+        {
+            _workers--;
+            _free++;
+            finish = ShouldFinish();
+            AssertInvariants();
+        }
+
+        if (finish)
+        {
+            // Tracked by _done, which the run awaits.
+            _ = FinishAsync();
+        }
+    }
+
+    /// <summary>Whether the caller must finish the run now (once): no worker left and none to start. Under the lock.</summary>
+    private bool ShouldFinish()
+    {
+        if (_workers != 0 || !_closed || _finishing)
+        {
+            return false;
+        }
+
+        _finishing = true;
+        return true;
+    }
+
+    /// <summary>Disposes the source (a failure stops the run), then marks the run finished and wakes the consumer. Never throws.</summary>
+    private async Task FinishAsync()
+    {
         try
         {
             await _source.DisposeAsync().ConfigureAwait(false);
@@ -170,16 +435,166 @@ internal sealed class FetchRun<T> : IDisposable
             Stop(e);
         }
 
-        if (Interlocked.Decrement(ref _active) != 0)
+        bool wake;
+        lock (_lock)
         {
-            await _idle.Task.ConfigureAwait(false);
+            _finished = true;
+            wake = ReleaseConsumer();
+            AssertInvariants();
         }
 
-        _results.Writer.TryComplete();
+        if (wake)
+        {
+            SignalConsumer(inline: false);
+        }
+
+        _done.TrySetResult();
     }
 
-    /// <summary>Fetches one request and writes its result. Never throws: a fault stops the run.</summary>
-    private async Task RunWorkerAsync(int index, PendingRequest request, CancellationToken token)
+    /// <summary>FetchAll*: the result goes to its index; the worker keeps its slot for the next request.</summary>
+    private void Collect(int index, FetchResult<T> result)
+    {
+        lock (_lock)
+        {
+            if (index >= _collected!.Count)
+            {
+                CollectionsMarshal.SetCount(_collected, index + 1);
+            }
+
+            _collected[index] = result;
+        }
+    }
+
+    /// <summary>
+    /// FetchAsync: hands the result to the waiting consumer (its slot is free at once, and the worker goes on: true) or
+    /// queues it with the worker's slot; the worker then goes on only with a free slot, and otherwise ends (false).
+    /// </summary>
+    private bool Deliver(FetchResult<T> result)
+    {
+        bool handedOff;
+        var finish = false;
+        lock (_lock)
+        {
+            handedOff = ReleaseConsumer();
+            if (handedOff)
+            {
+                _handoff = result;
+            }
+            else
+            {
+                _ready!.Enqueue(result);
+                if (!_closed && _free > 0)
+                {
+                    _free--;
+                    AssertInvariants();
+                    return true;
+                }
+
+                _workers--;
+                finish = ShouldFinish();
+            }
+
+            AssertInvariants();
+        }
+
+        if (handedOff)
+        {
+            // The consumer's loop runs on this thread until it waits again, as a channel with synchronous
+            // continuations would run it; it took the result, so this worker's slot is free for the next request.
+            SignalConsumer(inline: true);
+            return true;
+        }
+
+        if (finish)
+        {
+            // Tracked by _done, which the run awaits.
+            _ = FinishAsync();
+        }
+
+        return false;
+    }
+
+    /// <summary>FetchAsync: the next queued result (its slot goes to a new worker), or a wait to register.</summary>
+    private FetchResult<T>? TryTake(out bool wait)
+    {
+        var start = false;
+        FetchResult<T>? result;
+        lock (_lock)
+        {
+            wait = false;
+            if (_ready!.TryDequeue(out result))
+            {
+                if (_closed)
+                {
+                    _free++;
+                }
+                else
+                {
+                    _workers++;
+                    start = true;
+                }
+            }
+            else if (!_finished && !_stopped)
+            {
+                _consumerWait.Reset();
+                _consumerWaiting = true;
+                wait = true;
+            }
+
+            AssertInvariants();
+        }
+
+        if (start)
+        {
+            StartWorker();
+        }
+
+        return result;
+    }
+
+    /// <summary>The result a worker handed to the consumer when it woke it, or null when it was woken to stop or end.</summary>
+    private FetchResult<T>? TakeHandoff()
+    {
+        lock (_lock)
+        {
+            var result = _handoff;
+            _handoff = null;
+            return result;
+        }
+    }
+
+    /// <summary>Under the lock: whether the consumer was waiting; if so, the caller must signal it (once).</summary>
+    private bool ReleaseConsumer()
+    {
+        if (!_consumerWaiting)
+        {
+            return false;
+        }
+
+        _consumerWaiting = false;
+        return true;
+    }
+
+    /// <summary>Completes the consumer's wait, outside the lock; <paramref name="inline"/> runs its continuation on this thread.</summary>
+    private void SignalConsumer(bool inline)
+    {
+        _consumerWait.RunContinuationsAsynchronously = !inline;
+        _consumerWait.SetResult(true);
+    }
+
+    [Conditional("DEBUG")]
+    private void AssertInvariants()
+    {
+        Debug.Assert(_lock.IsHeldByCurrentThread, "The run's lock is held.");
+        Debug.Assert(_free >= 0 && _workers >= 0, "No count is negative.");
+        Debug.Assert(_free + _workers + (_ready?.Count ?? 0) == _options.MaxConcurrency, "Every slot is free, held by a worker, or held by a queued result.");
+        Debug.Assert(!_finished || (_workers == 0 && _closed), "The run finishes only after its last worker ended.");
+        Debug.Assert(!_consumerWaiting || (_ready!.Count == 0 && !_stopped && !_finished), "The consumer waits only for a result that may still come.");
+    }
+
+    /// <summary>Fetches one request and reports its result: null when the run stopped (or this request stopped it). Never throws.</summary>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<FetchResult<T>?> FetchAndReportAsync(int index, PendingRequest request, CancellationToken token)
     {
         try
         {
@@ -196,31 +611,29 @@ internal sealed class FetchRun<T> : IDisposable
             if (!result.IsSuccess && _options.FailFast)
             {
                 Stop(new FetchFailedException(result.Index, result.Uri, result.StatusCode, result.Error));
+                return null;
             }
-            else
-            {
-                _results.Writer.TryWrite(result);
-            }
+
+            return result;
         }
         catch (Exception) when (token.IsCancellationRequested)
         {
             // The run was stopped (caller's cancellation, early break, fail-fast): no result for this request.
+            return null;
         }
         catch (Exception e)
         {
             Stop(e);
+            return null;
         }
         finally
         {
             request.Message?.Dispose();
-            if (Interlocked.Decrement(ref _active) == 0)
-            {
-                _idle.TrySetResult();
-            }
         }
     }
 
-    private async Task<FetchResult<T>> FetchOneAsync(int index, PendingRequest request, CancellationToken token)
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder<>))]
+    private async ValueTask<FetchResult<T>> FetchOneAsync(int index, PendingRequest request, CancellationToken token)
     {
         var time = _options.TimeProvider;
         var started = time.GetTimestamp();

@@ -3,7 +3,7 @@ using AsyncPatterns.Internal;
 namespace AsyncPatterns.Http.Internal;
 
 /// <summary>One request pulled from a source: its URI and, for a request source, the caller's message.</summary>
-internal sealed class PendingRequest(Uri uri, HttpRequestMessage? message)
+internal readonly struct PendingRequest(Uri uri, HttpRequestMessage? message)
 {
     public Uri Uri { get; } = uri;
 
@@ -13,15 +13,25 @@ internal sealed class PendingRequest(Uri uri, HttpRequestMessage? message)
 
 /// <summary>
 /// A source of requests, pulled one at a time when a concurrency slot frees. The instance a fetch method returns is a
-/// template: each enumeration of the fetch pulls from its own <see cref="Open"/>ed pass, as a LINQ query does.
+/// template: each enumeration of the fetch pulls from its own <see cref="Open"/>ed pass, as a LINQ query does. A pass
+/// is pulled by one caller at a time (the run serializes its workers' pulls).
 /// </summary>
 internal abstract class FetchSource : IAsyncDisposable
 {
+    /// <summary>Whether <see cref="Next"/> may be called instead of <see cref="NextAsync"/> (the source never waits).</summary>
+    public virtual bool PullsSynchronously => false;
+
+    /// <summary>The number of requests when known before pulling (a collection), else null.</summary>
+    public virtual int? Count => null;
+
     /// <summary>A new pass over the same requests, for one enumeration.</summary>
     public abstract FetchSource Open();
 
     /// <summary>The next request, or null at the end. Throws <see cref="ArgumentException"/> for an invalid URI.</summary>
     public abstract ValueTask<PendingRequest?> NextAsync(CancellationToken cancellationToken);
+
+    /// <summary>The next request of a source that <see cref="PullsSynchronously"/>, or null at the end.</summary>
+    public virtual PendingRequest? Next() => throw new NotSupportedException();
 
     public abstract ValueTask DisposeAsync();
 
@@ -62,17 +72,26 @@ internal abstract class FetchSource : IAsyncDisposable
     }
 }
 
-/// <summary>Plain GETs of the URIs of an enumerable, enumerated lazily on the pump.</summary>
+/// <summary>Plain GETs of the URIs of an enumerable, enumerated lazily by the run's workers.</summary>
 internal sealed class UriSource(IEnumerable<Uri> uris, Uri? baseAddress) : FetchSource
 {
     private IEnumerator<Uri>? _enumerator;
     private int _index;
 
+    public override bool PullsSynchronously => true;
+
+    public override int? Count => uris switch
+    {
+        ICollection<Uri> collection => collection.Count,
+        IReadOnlyCollection<Uri> collection => collection.Count,
+        _ => null,
+    };
+
     public override FetchSource Open() => new UriSource(uris, baseAddress);
 
     public override ValueTask<PendingRequest?> NextAsync(CancellationToken cancellationToken) => ValueTask.FromResult(Next());
 
-    private PendingRequest? Next()
+    public override PendingRequest? Next()
     {
         _enumerator ??= uris.GetEnumerator();
         if (!_enumerator.MoveNext())
