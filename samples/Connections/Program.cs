@@ -16,27 +16,19 @@
 // `await using var lease = await pool.AcquireAsync()` borrows an open connection and gives it back on the way out of
 // the block, on every path (an exception, a cancellation), and disposing the pool closes every connection.
 // DbConnectionPool.Create pools any ADO.NET provider; here SQLite on a temporary file, with SQLite's own pooling off.
-//   dotnet run --project samples/Connections            (about 2 s)
-//   dotnet run --project samples/Connections -- --smoke (under a second)
+//   dotnet run --project samples/Connections   (about 2 s)
 using AsyncPatterns.Connections;
 using Microsoft.Data.Sqlite;
 
-if (args.Any(arg => arg != "--smoke"))
-{
-    Console.Error.WriteLine("usage: Connections [--smoke]");
-    return 2;
-}
-
-var smoke = args.Contains("--smoke");
-var queries = smoke ? 20 : 200;
+const int Queries = 200;
 const int MaxSize = 3;
 var path = Path.Combine(Path.GetTempPath(), $"asyncpatterns-connections-{Environment.ProcessId}.db");
 var opened = 0;
 var closed = 0;
-var ok = true;
 
 try
 {
+    // The pool: at most MaxSize open connections, each a fresh SqliteConnection that counts when it opens and closes.
     var pool = DbConnectionPool.Create(
         () =>
         {
@@ -63,19 +55,20 @@ try
             await setup.ExecuteNonQueryAsync();
         }
 
+        // 1. fetch_data: borrow a connection, query, give it back (still open, for the next caller).
         Console.WriteLine("1. fetch_data: borrow a connection, query, give it back");
         var names = await FetchDataAsync(pool);
-        Console.WriteLine($"   users: {string.Join(", ", names)}; pool: {pool.Statistics}");
-        ok &= Check(names.SequenceEqual(["Ada", "Grace", "Linus", "Barbara"]), "the query returned every user");
-        ok &= Check(pool.Statistics.Busy == 0 && pool.Statistics.Idle == 1, "the connection went back to the pool, still open");
+        Console.WriteLine($"   users: {string.Join(", ", names)}");
+        Console.WriteLine($"   pool: {pool.Statistics}");
 
+        // 2. Many concurrent callers share the few connections: the others wait for one to come back.
         Console.WriteLine();
-        Console.WriteLine($"2. {queries} concurrent fetch_data calls share at most {MaxSize} connections");
-        var all = await Task.WhenAll(Enumerable.Range(0, queries).Select(_ => FetchDataAsync(pool, work: TimeSpan.FromMilliseconds(20))));
-        Console.WriteLine($"   {all.Length} queries, {opened} connections opened; pool: {pool.Statistics}");
-        ok &= Check(all.All(result => result.Count == 4), "every query returned every user");
-        ok &= Check(pool.Statistics.TotalCreated == MaxSize, $"only {MaxSize} connections were ever opened: the other callers waited for one to come back");
+        Console.WriteLine($"2. {Queries} concurrent fetch_data calls share at most {MaxSize} connections");
+        var all = await Task.WhenAll(Enumerable.Range(0, Queries).Select(_ => FetchDataAsync(pool, work: TimeSpan.FromMilliseconds(20))));
+        Console.WriteLine($"   {all.Length} queries, each returned {string.Join(" or ", all.Select(result => result.Count).Distinct())} users; {opened} connections opened");
+        Console.WriteLine($"   pool: {pool.Statistics}");
 
+        // 3. A query that fails inside the block: `await using` gives the connection back anyway.
         Console.WriteLine();
         Console.WriteLine("3. A query that fails inside the block");
         try
@@ -87,25 +80,22 @@ try
         }
         catch (SqliteException e)
         {
-            Console.WriteLine($"   failed: {e.Message}; pool: {pool.Statistics}");
+            Console.WriteLine($"   failed: {e.Message}");
         }
 
-        ok &= Check(pool.Statistics.Busy == 0, "the connection was given back anyway");
+        Console.WriteLine($"   pool: {pool.Statistics}");
     }
 
+    // 4. Disposing the pool closes every connection it opened.
     Console.WriteLine();
     Console.WriteLine("4. Disposing the pool");
-    Console.WriteLine($"   {opened} connections opened, {closed} closed; pool: {pool.Statistics}");
-    ok &= Check(opened > 0 && closed == opened, "every connection was closed");
+    Console.WriteLine($"   {opened} connections opened, {closed} closed");
+    Console.WriteLine($"   pool: {pool.Statistics}");
 }
 finally
 {
     File.Delete(path);
 }
-
-Console.WriteLine();
-Console.WriteLine(ok ? "Connections: OK" : "Connections: FAILED");
-return ok ? 0 : 1;
 
 // The .NET form of Python's fetch_data: `await using` returns the connection to the pool when the block ends, however it ends.
 static async Task<List<string>> FetchDataAsync(AsyncConnectionPool<SqliteConnection> pool, TimeSpan work = default)
@@ -122,10 +112,4 @@ static async Task<List<string>> FetchDataAsync(AsyncConnectionPool<SqliteConnect
     }
 
     return names;
-}
-
-static bool Check(bool condition, string expectation)
-{
-    Console.WriteLine($"   {(condition ? "ok" : "NOT OK")}: {expectation}");
-    return condition;
 }

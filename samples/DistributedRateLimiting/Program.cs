@@ -3,8 +3,7 @@
 // second: first with an in-process RequestRateLimiter each (so together they send up to 9 at once), then with one
 // RedisRateLimiter shared through Redis (so together they send at most 3 at once, one slot below the cap for the
 // server's own bookkeeping between a response and its counter).
-//   dotnet run --project samples/DistributedRateLimiting                   (about 10 s)
-//   dotnet run --project samples/DistributedRateLimiting -- --smoke        (about 4 s)
+//   dotnet run --project samples/DistributedRateLimiting                   (under 10 s)
 //   dotnet run --project samples/DistributedRateLimiting -- --redis host:port
 // Redis: --redis, else ASYNCPATTERNS_REDIS (set by .ci/redis.sh), else a redis-server of its own on a free port.
 using System.Diagnostics;
@@ -27,20 +26,22 @@ if (args.Length > 0 && args[0] == "--worker")
     return await WorkerAsync(args[1], new Uri(args[2]), args[3], int.Parse(args[4], CultureInfo.InvariantCulture), args[5]);
 }
 
-var smoke = args.Contains("--smoke");
 var redisArgument = args.SkipWhile(a => a != "--redis").Skip(1).FirstOrDefault();
-if (args.Any(a => a is not ("--smoke" or "--redis") && a != redisArgument))
+if (args.Any(a => a != "--redis" && a != redisArgument))
 {
-    Console.Error.WriteLine("usage: DistributedRateLimiting [--smoke] [--redis host:port]");
+    Console.Error.WriteLine("usage: DistributedRateLimiting [--redis host:port]");
     return 2;
 }
 
-var requestsPerWorker = smoke ? 40 : 100;
+const int RequestsPerWorker = 40;
+
+// 1. The demo API, which serves at most ServerCap requests at once and answers 503 past that.
 await using var api = await DemoApiServer.StartAsync(new DemoApiOptions { MaxConcurrency = ServerCap, Latency = TimeSpan.FromMilliseconds(40) });
 Process? ownRedis = null;
 var redis = redisArgument ?? Environment.GetEnvironmentVariable("ASYNCPATTERNS_REDIS");
 try
 {
+    // 2. A Redis server for the shared limiter: --redis, else ASYNCPATTERNS_REDIS, else one of the sample's own.
     if (string.IsNullOrEmpty(redis))
     {
         (ownRedis, redis) = await StartRedisAsync();
@@ -52,13 +53,15 @@ try
     }
 
     Console.WriteLine($"demo API at {api.BaseAddress}: at most {ServerCap} requests at once, 503 past that");
-    Console.WriteLine($"{Workers} worker processes × {requestsPerWorker} requests, each limited to {PerWorkerConcurrency} at once and {PerWorkerRate}/s");
+    Console.WriteLine($"{Workers} worker processes × {RequestsPerWorker} requests, each limited to {PerWorkerConcurrency} at once and {PerWorkerRate}/s");
     Console.WriteLine();
 
+    // 3. The same workers twice: first each with its own in-process limiter, then all sharing one budget in Redis (under `key`).
     var key = "asyncpatterns-sample:" + Guid.NewGuid().ToString("N");
-    var local = await RunPhaseAsync("in-process limiter per worker", "local", api.BaseAddress, redis, requestsPerWorker, key);
-    var shared = await RunPhaseAsync("one RedisRateLimiter shared by all", "redis", api.BaseAddress, redis, requestsPerWorker, key);
+    var local = await RunPhaseAsync("in-process limiter per worker", "local", api.BaseAddress, redis, RequestsPerWorker, key);
+    var shared = await RunPhaseAsync("one RedisRateLimiter shared by all", "redis", api.BaseAddress, redis, RequestsPerWorker, key);
 
+    // 4. The comparison: the shared limiter keeps the three workers together within the server's cap.
     Console.WriteLine();
     Console.WriteLine($"{"limiter",-36} {"accepted",9} {"rejected (503)",15} {"time",8}");
     foreach (var (name, result) in new[] { ("in-process limiter per worker", local), ("one RedisRateLimiter shared by all", shared) })
@@ -66,13 +69,6 @@ try
         Console.WriteLine($"{name,-36} {result.Accepted,9} {result.Rejected,15} {result.Elapsed.TotalSeconds,7:0.0}s");
     }
 
-    if (shared.Rejected != 0 || shared.Accepted != Workers * requestsPerWorker)
-    {
-        Console.WriteLine("FAIL: the shared limiter must keep every request within the server's cap");
-        return 1;
-    }
-
-    Console.WriteLine("ok: the shared limiter got every request through with 0 rejections");
     return 0;
 }
 finally
@@ -89,12 +85,7 @@ static async Task<PhaseResult> RunPhaseAsync(string title, string mode, Uri api,
 {
     Console.WriteLine($"-- {title}");
     var started = Stopwatch.GetTimestamp();
-    var workers = Enumerable.Range(0, Workers).Select(_ => Process.Start(new ProcessStartInfo(Environment.ProcessPath!)
-    {
-        ArgumentList = { "--worker", mode, api.ToString(), redis, requests.ToString(CultureInfo.InvariantCulture), key },
-        RedirectStandardOutput = true,
-        UseShellExecute = false,
-    })!).ToList();
+    var workers = Enumerable.Range(0, Workers).Select(_ => Process.Start(WorkerStartInfo(mode, api, redis, requests, key))!).ToList();
     var accepted = 0;
     var rejected = 0;
     foreach (var worker in workers)
@@ -115,6 +106,23 @@ static async Task<PhaseResult> RunPhaseAsync(string title, string mode, Uri api,
     }
 
     return new PhaseResult(accepted, rejected, Stopwatch.GetElapsedTime(started));
+}
+
+// A worker is this program again, with --worker: the same executable, or the same dll under `dotnet <dll>`.
+static ProcessStartInfo WorkerStartInfo(string mode, Uri api, string redis, int requests, string key)
+{
+    var start = new ProcessStartInfo(Environment.ProcessPath!) { RedirectStandardOutput = true, UseShellExecute = false };
+    if (Path.GetFileNameWithoutExtension(Environment.ProcessPath) == "dotnet")
+    {
+        start.ArgumentList.Add(typeof(PhaseResult).Assembly.Location);
+    }
+
+    foreach (var arg in new[] { "--worker", mode, api.ToString(), redis, requests.ToString(CultureInfo.InvariantCulture), key })
+    {
+        start.ArgumentList.Add(arg);
+    }
+
+    return start;
 }
 
 static async Task<int> WorkerAsync(string mode, Uri api, string redis, int requests, string key)

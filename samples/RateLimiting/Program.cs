@@ -19,39 +19,29 @@
 // bucket). `using var lease = await limiter.AcquireAsync()` is the `async with`. Which limit binds depends on how long
 // a request takes, so the sample runs fast requests (the rate binds) and then slow ones (the concurrency binds)
 // against the demo API on 127.0.0.1, which counts the requests it serves at once.
-//   dotnet run --project samples/RateLimiting            (about 9 s)
-//   dotnet run --project samples/RateLimiting -- --smoke (about 2 s)
+//   dotnet run --project samples/RateLimiting   (about 4 s)
 using System.Diagnostics;
 using AsyncPatterns.RateLimiting;
 using AsyncPatterns.Samples.DemoApi;
 
-if (args.Any(arg => arg != "--smoke"))
-{
-    Console.Error.WriteLine("usage: RateLimiting [--smoke]");
-    return 2;
-}
-
-var smoke = args.Contains("--smoke");
 const int MaxConcurrent = 5;
-var requestsPerSecond = smoke ? 40.0 : 10.0;
-var ok = true;
+const double RequestsPerSecond = 20; // the Python version's 10 a second, doubled to keep the sample quick
 
-ok &= await RunAsync("1. Fast requests: the rate is the limit that holds", requests: smoke ? 20 : 50,
-    latency: TimeSpan.FromSeconds(0.5 / requestsPerSecond), concurrencyBinds: false);
+// 1. Fast requests (a quarter of the interval between two starts): the rate is the limit that holds.
+await RunAsync("1. Fast requests: the rate is the limit that holds", requests: 30,
+    latency: TimeSpan.FromSeconds(0.25 / RequestsPerSecond));
+
+// 2. Slow requests (longer than MaxConcurrent starts take): the concurrency is the limit that holds.
 Console.WriteLine();
-ok &= await RunAsync("2. Slow requests: the concurrency is the limit that holds", requests: 20,
-    latency: TimeSpan.FromMilliseconds(smoke ? 400 : 800), concurrencyBinds: true);
+await RunAsync("2. Slow requests: the concurrency is the limit that holds", requests: 20,
+    latency: TimeSpan.FromMilliseconds(400));
 
-Console.WriteLine();
-Console.WriteLine(ok ? "RateLimiting: OK" : "RateLimiting: FAILED");
-return ok ? 0 : 1;
-
-async Task<bool> RunAsync(string title, int requests, TimeSpan latency, bool concurrencyBinds)
+async Task RunAsync(string title, int requests, TimeSpan latency)
 {
-    Console.WriteLine($"{title}: {requests} requests of {latency.TotalMilliseconds:0} ms, at most {MaxConcurrent} at once and {requestsPerSecond} a second");
+    Console.WriteLine($"{title}: {requests} requests of {latency.TotalMilliseconds:0} ms, at most {MaxConcurrent} at once and {RequestsPerSecond} a second");
     await using var server = await DemoApiServer.StartAsync(new DemoApiOptions { ItemCount = requests, Latency = latency });
     using var http = new HttpClient { BaseAddress = server.BaseAddress };
-    using var limiter = new RequestRateLimiter(maxConcurrency: MaxConcurrent, permitsPerSecond: requestsPerSecond);
+    using var limiter = new RequestRateLimiter(maxConcurrency: MaxConcurrent, permitsPerSecond: RequestsPerSecond);
 
     var clock = Stopwatch.StartNew();
     var starts = new TimeSpan[requests];
@@ -72,27 +62,11 @@ async Task<bool> RunAsync(string title, int requests, TimeSpan latency, bool con
 
     var results = await Task.WhenAll(Enumerable.Range(1, requests).Select(RateLimitedFetchAsync));
     var elapsed = clock.Elapsed;
-    var succeeded = results.Count(result => result == "success");
     Array.Sort(starts);
-    var startSpan = starts[^1] - starts[0];
-    Console.WriteLine($"   {succeeded}/{requests} succeeded in {elapsed.TotalSeconds:0.00} s: {requests / elapsed.TotalSeconds:0.0} requests/s, "
-        + $"starts spread over {startSpan.TotalSeconds:0.00} s, at most {server.PeakInFlight} in flight on the server");
 
-    var passed = Check(succeeded == requests, "every request succeeded");
-    passed &= Check(server.PeakInFlight <= MaxConcurrent, $"never more than {MaxConcurrent} in flight");
-    // With a burst of 1, n starts take at least (n - 1) / rate (a little slack for when each start was recorded).
-    passed &= Check(startSpan >= TimeSpan.FromSeconds((requests - 1) / requestsPerSecond) - TimeSpan.FromMilliseconds(50),
-        $"never more than {requestsPerSecond} starts a second (at least {(requests - 1) / requestsPerSecond:0.00} s for {requests} starts)");
-    if (concurrencyBinds)
-    {
-        passed &= Check(server.PeakInFlight == MaxConcurrent, $"all {MaxConcurrent} slots were in use: the rate alone would have allowed more");
-    }
-
-    return passed;
-}
-
-static bool Check(bool condition, string expectation)
-{
-    Console.WriteLine($"   {(condition ? "ok" : "NOT OK")}: {expectation}");
-    return condition;
+    // With a burst of 1, n starts take at least (n - 1) / rate; a server that sees all MaxConcurrent slots busy shows
+    // that the concurrency bound, not the rate, held the slow requests back.
+    Console.WriteLine($"   {results.Count(result => result == "success")}/{requests} succeeded in {elapsed.TotalSeconds:0.00} s ({requests / elapsed.TotalSeconds:0.0} requests/s)");
+    Console.WriteLine($"   starts spread over {(starts[^1] - starts[0]).TotalSeconds:0.000} s (the rate allows no less than {(requests - 1) / RequestsPerSecond:0.000} s)");
+    Console.WriteLine($"   at most {server.PeakInFlight} in flight on the server");
 }

@@ -7,18 +7,17 @@ internal sealed record ShowcaseOptions
 {
     public const string Usage = """
         usage: Showcase [--items N] [--concurrency N] [--rate R] [--failure-rate P] [--latency MS]
-                        [--timeout MS] [--retries N] [--base-url URL] [--keep-db] [--smoke]
-          --items N         items to fetch and save (default 500; --smoke 60)
+                        [--timeout MS] [--retries N] [--base-url URL] [--keep-db]
+          --items N         items to fetch and save (default 500)
           --concurrency N   items processed at once, and requests in flight at most (default 8)
-          --rate R          requests started per second at most, retries included (default 100; --smoke 400)
+          --rate R          requests started per second at most, retries included (default 100)
           --failure-rate P  share of detail requests the demo API fails with 500 (default 0.05)
-          --latency MS      the demo API's delay before each response (default 20; --smoke 5)
+          --latency MS      the demo API's delay before each response (default 20)
           --timeout MS      timeout of one request attempt (default 1000)
           --retries N       retries of a failed request after the first attempt (default 2)
           --base-url URL    use a demo API that is already running (e.g. http://127.0.0.1:5080/)
                             instead of starting one; --failure-rate and --latency are then its own
           --keep-db         keep the SQLite file (it is deleted at the end otherwise)
-          --smoke           a quick run with small defaults, for CI
         """;
 
     public int Items { get; init; } = 500;
@@ -39,15 +38,10 @@ internal sealed record ShowcaseOptions
 
     public bool KeepDatabase { get; init; }
 
-    public bool Smoke { get; init; }
-
     /// <summary>Parses <paramref name="args"/>; throws <see cref="ArgumentException"/> with a message for the user.</summary>
     public static ShowcaseOptions Parse(string[] args)
     {
-        // --smoke changes the defaults, whatever its position; explicit options still win.
-        var options = args.Contains("--smoke")
-            ? new ShowcaseOptions { Smoke = true, Items = 60, Rate = 400, Latency = TimeSpan.FromMilliseconds(5) }
-            : new ShowcaseOptions();
+        var options = new ShowcaseOptions();
 
         for (var i = 0; i < args.Length; i++)
         {
@@ -64,7 +58,6 @@ internal sealed record ShowcaseOptions
                 "--retries" => options with { Retries = ParseInt(name, Value(), min: 0) },
                 "--base-url" => options with { BaseUrl = ParseUrl(name, Value()) },
                 "--keep-db" => options with { KeepDatabase = true },
-                "--smoke" => options,
                 _ => throw new ArgumentException($"Unknown option {name}."),
             };
         }

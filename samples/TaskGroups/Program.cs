@@ -14,35 +14,26 @@
 //
 // In C#, TaskGroup.RunAsync is the `async with` block, group.Run is tg.create_task, and TaskGroupException (an
 // AggregateException holding every fault, in order) is the exception group that except* catches.
-//   dotnet run --project samples/TaskGroups            (about 3 s)
-//   dotnet run --project samples/TaskGroups -- --smoke (under a second)
+//   dotnet run --project samples/TaskGroups   (about 2 s)
 using AsyncPatterns.TaskGroups;
 
-if (args.Any(arg => arg != "--smoke"))
-{
-    Console.Error.WriteLine("usage: TaskGroups [--smoke]");
-    return 2;
-}
+var downloadTime = TimeSpan.FromMilliseconds(500); // how long one simulated download takes
+var urls = Enumerable.Range(0, 6).Select(i => $"http://example.com/file{i}").ToArray();
 
-var smoke = args.Contains("--smoke");
-var downloadTime = TimeSpan.FromMilliseconds(smoke ? 250 : 1000);
-var urls = Enumerable.Range(0, smoke ? 4 : 6).Select(i => $"http://example.com/file{i}").ToArray();
-var ok = true;
-
+// 1. Every download succeeds: RunAsync returns when all have finished, and the results come in the order of the URLs.
 Console.WriteLine($"1. {urls.Length} downloads of {downloadTime.TotalSeconds:0.##} s each, all succeed");
 var tally = new Tally();
 var files = await DownloadFilesStructuredAsync(urls, tally);
-Console.WriteLine($"   results: {string.Join(", ", files)} (at most {tally.PeakRunning} running at once)");
-ok &= Check(files.SequenceEqual(urls.Select((_, i) => $"file_{i}.dat")), "every result is there, in the order of the URLs");
-ok &= Check(tally.PeakRunning > 1, "the downloads ran concurrently");
+Console.WriteLine($"   results: {string.Join(", ", files)}");
+Console.WriteLine($"   at most {tally.PeakRunning} running at once");
 
+// 2. One download fails: the group cancels its siblings, and TaskGroupException (the except* group) holds the fault.
 Console.WriteLine();
 Console.WriteLine("2. file_1.dat fails: the group cancels its siblings and reports the fault");
 tally = new Tally(failing: ["file_1.dat"]);
 try
 {
     await DownloadFilesStructuredAsync(urls, tally);
-    ok &= Check(false, "the failure surfaced");
 }
 catch (TaskGroupException eg)
 {
@@ -50,18 +41,17 @@ catch (TaskGroupException eg)
     {
         Console.WriteLine($"   Task failed: {exc.Message}");
     }
-
-    ok &= Check(eg.InnerExceptions.Count == 1, "one fault reported (cancellations the group caused are not faults)");
-    ok &= Check(tally.Cancelled == urls.Length - 1 && tally.Completed == 0, $"all {urls.Length - 1} siblings were cancelled, none left running");
 }
 
+Console.WriteLine($"   {tally.Completed} completed, {tally.Cancelled} cancelled");
+
+// 3. Supervisor mode: a failure cancels nothing; every fault is reported together once all children have finished.
 Console.WriteLine();
 Console.WriteLine("3. Supervisor mode, file_1.dat and file_2.dat fail: nothing is cancelled, every fault is reported together");
 tally = new Tally(failing: ["file_1.dat", "file_2.dat"]);
 try
 {
     await DownloadFilesStructuredAsync(urls, tally, new TaskGroupOptions { Mode = TaskGroupMode.Supervisor });
-    ok &= Check(false, "the failures surfaced");
 }
 catch (TaskGroupException eg)
 {
@@ -69,14 +59,9 @@ catch (TaskGroupException eg)
     {
         Console.WriteLine($"   Task failed: {exc.Message}");
     }
-
-    ok &= Check(eg.InnerExceptions.Count == 2, "both faults reported in one TaskGroupException");
-    ok &= Check(tally.Completed == urls.Length - 2 && tally.Cancelled == 0, $"the other {urls.Length - 2} downloads completed");
 }
 
-Console.WriteLine();
-Console.WriteLine(ok ? "TaskGroups: OK" : "TaskGroups: FAILED");
-return ok ? 0 : 1;
+Console.WriteLine($"   {tally.Completed} completed, {tally.Cancelled} cancelled");
 
 // The .NET form of Python's download_files_structured: start one child per URL; RunAsync returns when every child has finished,
 // and throws TaskGroupException if any failed (the others having been cancelled, in the default fail-fast mode).
@@ -124,12 +109,6 @@ async Task<string> DownloadFileAsync(string url, string filename, Tally tally, C
     {
         tally.Stopped();
     }
-}
-
-static bool Check(bool condition, string expectation)
-{
-    Console.WriteLine($"   {(condition ? "ok" : "NOT OK")}: {expectation}");
-    return condition;
 }
 
 // What happened to the downloads of one run, counted safely from concurrent children.

@@ -16,55 +16,45 @@
 // for it to stop, and returns a TimeoutResult (Completed/TimedOut, Value, Elapsed) instead of throwing.
 // (OperationTimeout.RunAsync is the throwing form: an OperationTimeoutException, a TimeoutException.)
 // The slow API is the demo API on 127.0.0.1 with a fixed latency.
-//   dotnet run --project samples/Timeouts            (about 6 s)
-//   dotnet run --project samples/Timeouts -- --smoke (about 1 s)
+//   dotnet run --project samples/Timeouts   (about 3 s)
 using System.Diagnostics;
 using System.Net.Http.Json;
 using AsyncPatterns.Samples.DemoApi;
 using AsyncPatterns.Timeouts;
 
-if (args.Any(arg => arg != "--smoke"))
-{
-    Console.Error.WriteLine("usage: Timeouts [--smoke]");
-    return 2;
-}
-
-var smoke = args.Contains("--smoke");
-var latency = TimeSpan.FromSeconds(smoke ? 0.8 : 5); // how long the slow API takes to answer
-var ok = true;
-
+// How long the slow API takes to answer: 2 s keeps the sample quick (the Python version sleeps 10 s against a 3 s timeout).
+var latency = TimeSpan.FromSeconds(2);
 await using var server = await DemoApiServer.StartAsync(new DemoApiOptions { Latency = latency });
 using var http = new HttpClient { BaseAddress = server.BaseAddress };
 var url = "items/7";
 Console.WriteLine($"The API at {server.BaseAddress} takes {latency.TotalSeconds:0.#} s to answer.");
 
-var shortTimeout = latency / 4;
+// 1. A timeout shorter than the call: the caller gets "Request timed out" as soon as the timeout fires.
+var shortTimeout = TimeSpan.FromMilliseconds(250);
 Console.WriteLine();
-Console.WriteLine($"1. fetch_with_timeout({url}, timeout: {shortTimeout.TotalSeconds:0.#} s)");
+Console.WriteLine($"1. fetch_with_timeout({url}, timeout: {shortTimeout.TotalSeconds:0.##} s)");
 var result = await FetchWithTimeoutAsync(url, shortTimeout);
 Console.WriteLine($"   {result}");
-ok &= Check(result.Error == "Request timed out", "the call timed out");
-ok &= Check(result.Elapsed < latency, $"the caller got its answer after {result.Elapsed.TotalSeconds:0.00} s, without waiting for the slow response");
 
-// The timeout cancelled the operation's token, so HttpClient aborted the request: the server sees it go.
-var waited = Stopwatch.StartNew();
-while (server.InFlight > 0 && waited.Elapsed < TimeSpan.FromSeconds(5))
+// 2. The timeout cancelled the operation's token, so HttpClient aborted the request: the server sees it go (a moment
+//    later, when it notices the closed connection) instead of working on for nobody. On a cold start the request may
+//    not even have reached the server within 250 ms; either way nothing is left running there.
+var watch = Stopwatch.StartNew();
+while (server.InFlight > 0 && watch.Elapsed < TimeSpan.FromSeconds(10))
 {
     await Task.Delay(10);
 }
 
-ok &= Check(server.InFlight == 0, "the request was cancelled, not left running on the server");
+Console.WriteLine();
+Console.WriteLine("2. What the server saw");
+Console.WriteLine($"   requests that reached the server: {server.Requests}; still in flight there: {server.InFlight}");
 
+// 3. A timeout longer than the call: the data.
 var longTimeout = latency * 2;
 Console.WriteLine();
-Console.WriteLine($"2. fetch_with_timeout({url}, timeout: {longTimeout.TotalSeconds:0.#} s)");
+Console.WriteLine($"3. fetch_with_timeout({url}, timeout: {longTimeout.TotalSeconds:0.##} s)");
 result = await FetchWithTimeoutAsync(url, longTimeout);
 Console.WriteLine($"   {result}");
-ok &= Check(result.Data?.Id == 7, "the call completed within its timeout, with the item");
-
-Console.WriteLine();
-Console.WriteLine(ok ? "Timeouts: OK" : "Timeouts: FAILED");
-return ok ? 0 : 1;
 
 // The .NET form of Python's fetch_with_timeout: the data, or an error saying that the request timed out.
 async Task<FetchResult> FetchWithTimeoutAsync(string url, TimeSpan timeout)
@@ -75,12 +65,6 @@ async Task<FetchResult> FetchWithTimeoutAsync(string url, TimeSpan timeout)
     return result.TryGetValue(out var data)
         ? new FetchResult(url, data, Error: null, result.Elapsed)
         : new FetchResult(url, Data: null, Error: "Request timed out", result.Elapsed);
-}
-
-static bool Check(bool condition, string expectation)
-{
-    Console.WriteLine($"   {(condition ? "ok" : "NOT OK")}: {expectation}");
-    return condition;
 }
 
 internal sealed record FetchResult(string Url, ItemDetails? Data, string? Error, TimeSpan Elapsed)
