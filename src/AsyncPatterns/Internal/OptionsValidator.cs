@@ -31,8 +31,14 @@ internal abstract class OptionsValidator<TOptions> : IValidateOptions<TOptions>
         return failures;
     }
 
+    /// <summary>
+    /// The failures checked at host start: those of <see cref="Collect"/>, and for types whose rules need the container
+    /// (a limiter registered under a name), those too.
+    /// </summary>
+    protected virtual void CollectAtStart(TOptions options, string path, List<string> failures) => Collect(options, path, failures);
+
     /// <summary>Throws <see cref="ArgumentException"/> naming <paramref name="paramName"/> when <paramref name="options"/> break a rule.</summary>
-    public void ThrowIfInvalid(TOptions options, string paramName)
+    public void ThrowIfInvalid(TOptions options, string? paramName)
     {
         var failures = Failures(options);
         if (failures.Count > 0)
@@ -45,7 +51,8 @@ internal abstract class OptionsValidator<TOptions> : IValidateOptions<TOptions>
     public ValidateOptionsResult Validate(string? name, TOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        var failures = Failures(options);
+        var failures = new List<string>();
+        CollectAtStart(options, TypeName, failures);
         if (failures.Count == 0)
         {
             return ValidateOptionsResult.Success;
@@ -69,7 +76,6 @@ internal abstract class OptionsValidator<TOptions> : IValidateOptions<TOptions>
     {
         null => "null",
         string text => text,
-        TimeSpan span when span == Timeout.InfiniteTimeSpan => "Timeout.InfiniteTimeSpan",
         TimeSpan span => span.ToString("c", CultureInfo.InvariantCulture),
         double number => number.ToString("R", CultureInfo.InvariantCulture),
         IFormattable formattable => formattable.ToString(null, CultureInfo.InvariantCulture),

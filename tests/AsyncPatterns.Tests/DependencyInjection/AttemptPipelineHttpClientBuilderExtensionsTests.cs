@@ -303,11 +303,12 @@ public sealed class AttemptPipelineHttpClientBuilderExtensionsTests
 
         thrown.InnerExceptions.Should().HaveCount(3).And.AllBeOfType<OptionsValidationException>();
         var messages = string.Join("\n", thrown.InnerExceptions.Cast<OptionsValidationException>().SelectMany(e => e.Failures));
-        messages.Should().Contain("AttemptPipelineOptions.AttemptTimeout of client 'github' must be positive").And.Contain("(was 50.00:00:00)");
-        messages.Should().Contain("AttemptPipelineOptions.Retry.MaxRetries of client 'github'").And.Contain("(was -1)");
-        messages.Should().Contain("AttemptPipelineOptions.RateLimiterName of client 'github' must name a registered keyed RateLimiter (was 'gihtub')");
-        messages.Should().Contain("client 'both' must not both be set");
-        messages.Should().Contain("AttemptPipelineOptions.AttemptTimeout of client 'zero'").And.Contain("(was 00:00:00)");
+        messages.Split('\n').Should().BeEquivalentTo(
+            "AttemptPipelineOptions 'github': AttemptPipelineOptions.AttemptTimeout must be positive and at most about 49.7 days (the longest timer), or Timeout.InfiniteTimeSpan (was 50.00:00:00).",
+            "AttemptPipelineOptions 'github': AttemptPipelineOptions.Retry.MaxRetries must be zero or more (was -1).",
+            "AttemptPipelineOptions 'github': AttemptPipelineOptions.RateLimiterName must be the name of a registered keyed RateLimiter (register it with services.AddRequestRateLimiter(\"gihtub\", ...) or fix the name) (was 'gihtub').",
+            "AttemptPipelineOptions 'both': AttemptPipelineOptions.RateLimiterName must be null when RateLimiter is set (set one or the other) (was 'x').",
+            "AttemptPipelineOptions 'zero': AttemptPipelineOptions.AttemptTimeout must be positive and at most about 49.7 days (the longest timer), or Timeout.InfiniteTimeSpan (was 00:00:00).");
     }
 
     [Fact]
