@@ -1,5 +1,6 @@
 using System.Globalization;
 using System.Threading.RateLimiting;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.Logging;
 using StackExchange.Redis;
 
@@ -102,7 +103,8 @@ public sealed class RedisRateLimiterOptions
     public double FailoverFraction { get; set; } = 0.5;
 
     /// <summary>Gets or sets the clock that paces local waits and lease renewals. The limits themselves are timed by the Redis server's clock.</summary>
-    /// <value>The default is <see cref="TimeProvider.System"/>.</value>
+    /// <value>The default is <see cref="TimeProvider.System"/>. Under dependency injection the default is the container's
+    /// <see cref="System.TimeProvider"/> when one is registered.</value>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
     /// <summary>Gets or sets the logger factory for fault, recovery and lost-lease events (category <c>AsyncPatterns.Redis.RedisRateLimiter</c>).</summary>
@@ -199,6 +201,44 @@ public sealed class RedisRateLimiterOptions
         {
             throw error;
         }
+    }
+
+    /// <summary>Sets the options bound from <paramref name="configuration"/> (the keys of the configuration overload of <c>AddRedisRateLimiter</c>).</summary>
+    /// <exception cref="InvalidOperationException">A value does not parse; the message names its configuration path.</exception>
+    internal void Bind(IConfiguration configuration)
+    {
+        Read<int>(configuration, nameof(Database), static t => int.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null, v => Database = v);
+        if (configuration[nameof(Key)] is { } key)
+        {
+            Key = key;
+        }
+
+        Read<double>(configuration, nameof(PermitsPerSecond), static t => double.TryParse(t, NumberStyles.Float | NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var v) ? v : null, v => PermitsPerSecond = v);
+        Read<int>(configuration, nameof(Burst), static t => int.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null, v => Burst = v);
+        Read<int>(configuration, nameof(MaxConcurrency), static t => int.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null, v => MaxConcurrency = v);
+        Read<int>(configuration, nameof(QueueLimit), static t => int.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null, v => QueueLimit = v);
+        Read<QueueProcessingOrder>(configuration, nameof(QueueProcessingOrder), static t => Enum.TryParse<QueueProcessingOrder>(t, ignoreCase: true, out var v) && Enum.IsDefined(v) ? v : null, v => QueueProcessingOrder = v);
+        Read<TimeSpan>(configuration, nameof(LeaseTime), static t => TimeSpan.TryParse(t, CultureInfo.InvariantCulture, out var v) ? v : null, v => LeaseTime = v);
+        Read<TimeSpan>(configuration, nameof(OperationTimeout), static t => TimeSpan.TryParse(t, CultureInfo.InvariantCulture, out var v) ? v : null, v => OperationTimeout = v);
+        Read<RedisFaultPolicy>(configuration, nameof(FaultPolicy), static t => Enum.TryParse<RedisFaultPolicy>(t, ignoreCase: true, out var v) && Enum.IsDefined(v) ? v : null, v => FaultPolicy = v);
+        Read<double>(configuration, nameof(FailoverFraction), static t => double.TryParse(t, NumberStyles.Float | NumberStyles.AllowThousands, CultureInfo.InvariantCulture, out var v) ? v : null, v => FailoverFraction = v);
+    }
+
+    private static void Read<T>(IConfiguration configuration, string key, Func<string, T?> parse, Action<T> set)
+        where T : struct
+    {
+        if (configuration[key] is not { } text)
+        {
+            return;
+        }
+
+        if (parse(text.Trim()) is not { } value)
+        {
+            var path = configuration is IConfigurationSection section ? ConfigurationPath.Combine(section.Path, key) : key;
+            throw new InvalidOperationException($"Failed to convert configuration value '{text}' at '{path}' to type '{typeof(T).FullName}'.");
+        }
+
+        set(value);
     }
 
     private static string Message(string property, string requirement, string was) =>

@@ -29,7 +29,8 @@ public sealed class AsyncConnectionPool<TConnection> : IAsyncDisposable
     /// <summary>Initializes a new pool; <see cref="ConnectionPoolOptions{TConnection}.MinSize"/> connections start being created in the background.</summary>
     /// <param name="options">The hooks and limits. They are validated and copied now.</param>
     /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">An option is missing or out of range; the exception names it.</exception>
+    /// <exception cref="ArgumentException">An option is missing or out of range; the message names each one
+    /// (<c>ConnectionPoolOptions.MaxSize must be at least 1 (was 0).</c>).</exception>
     public AsyncConnectionPool(ConnectionPoolOptions<TConnection> options)
     {
         ArgumentNullException.ThrowIfNull(options);

@@ -131,65 +131,47 @@ public sealed class ConnectionPoolOptions<TConnection>
     /// <value>Default the name of <typeparamref name="TConnection"/>. Must not be empty.</value>
     public string Name { get; set; } = typeof(TConnection).Name;
 
-    /// <summary>Throws when a value is out of range, naming the property.</summary>
-    internal void Validate()
+    /// <summary>Throws an <see cref="ArgumentException"/> on <c>options</c> listing every broken rule.</summary>
+    internal void Validate() => Validator.Instance.ThrowIfInvalid(this, "options");
+
+    /// <summary>
+    /// The rules of the options, checked when the pool is built and, under <c>AddConnectionPool</c>, when the host starts
+    /// (where each failure reads <c>ConnectionPoolOptions '&lt;name&gt;': ConnectionPoolOptions.&lt;Property&gt; must be … (was …).</c>).
+    /// </summary>
+    internal sealed class Validator : OptionsValidator<ConnectionPoolOptions<TConnection>>
     {
-        if (CreateAsync is null)
+        public static readonly Validator Instance = new();
+
+        private static readonly string s_timeoutRule = $"positive and at most {s_maxTimeout:c}, or Timeout.InfiniteTimeSpan";
+
+        private Validator()
         {
-            throw new ArgumentException($"{nameof(CreateAsync)} is required.", nameof(CreateAsync));
         }
 
-        if (MaxSize < 1)
+        public override string TypeName => "ConnectionPoolOptions";
+
+        public override void Collect(ConnectionPoolOptions<TConnection> options, string path, List<string> failures)
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxSize), MaxSize, $"{nameof(MaxSize)} must be at least 1.");
+            Require(options.CreateAsync is not null, failures, path, nameof(CreateAsync), "set", options.CreateAsync is null ? null : "set");
+            Require(options.MaxSize >= 1, failures, path, nameof(MaxSize), "at least 1", options.MaxSize);
+            Require(options.MinSize >= 0 && options.MinSize <= Math.Max(options.MaxSize, 0), failures, path, nameof(MinSize),
+                $"between 0 and {nameof(MaxSize)} ({options.MaxSize})", options.MinSize);
+            RequirePositiveOrInfinite(options.AcquireTimeout, nameof(AcquireTimeout), path, failures);
+            RequirePositiveOrInfinite(options.IdleTimeout, nameof(IdleTimeout), path, failures);
+            RequirePositiveOrInfinite(options.MaxLifetime, nameof(MaxLifetime), path, failures);
+            RequirePositiveOrInfinite(options.LeakDetectionThreshold, nameof(LeakDetectionThreshold), path, failures);
+            Require(options.ValidateAfterIdle == Timeout.InfiniteTimeSpan || options.ValidateAfterIdle >= TimeSpan.Zero, failures, path,
+                nameof(ValidateAfterIdle), "zero or more, or Timeout.InfiniteTimeSpan", options.ValidateAfterIdle);
+            Require(options.DrainTimeout >= TimeSpan.Zero && options.DrainTimeout <= s_maxTimeout, failures, path, nameof(DrainTimeout),
+                $"zero or more and at most {s_maxTimeout:c} (never infinite)", options.DrainTimeout);
+            Require(options.MaxLifetimeJitter is >= 0 and <= 0.5, failures, path, nameof(MaxLifetimeJitter), "between 0 and 0.5", options.MaxLifetimeJitter);
+            Require(options.Randomizer is not null, failures, path, nameof(Randomizer), "set", options.Randomizer is null ? null : "set");
+            Require(options.TimeProvider is not null, failures, path, nameof(TimeProvider), "set", options.TimeProvider);
+            Require(!string.IsNullOrWhiteSpace(options.Name), failures, path, nameof(Name), "not empty", options.Name is null ? null : $"'{options.Name}'");
         }
 
-        if (MinSize < 0 || MinSize > MaxSize)
-        {
-            throw new ArgumentOutOfRangeException(nameof(MinSize), MinSize, $"{nameof(MinSize)} must be between 0 and {nameof(MaxSize)} ({MaxSize}).");
-        }
-
-        RequirePositiveOrInfinite(AcquireTimeout, nameof(AcquireTimeout));
-        RequirePositiveOrInfinite(IdleTimeout, nameof(IdleTimeout));
-        RequirePositiveOrInfinite(MaxLifetime, nameof(MaxLifetime));
-        RequirePositiveOrInfinite(LeakDetectionThreshold, nameof(LeakDetectionThreshold));
-        if (ValidateAfterIdle != Timeout.InfiniteTimeSpan && ValidateAfterIdle < TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(nameof(ValidateAfterIdle), ValidateAfterIdle, $"{nameof(ValidateAfterIdle)} must be zero, positive or infinite.");
-        }
-
-        if (DrainTimeout < TimeSpan.Zero || DrainTimeout > s_maxTimeout)
-        {
-            throw new ArgumentOutOfRangeException(nameof(DrainTimeout), DrainTimeout, $"{nameof(DrainTimeout)} must be zero or positive and finite.");
-        }
-
-        if (double.IsNaN(MaxLifetimeJitter) || MaxLifetimeJitter < 0 || MaxLifetimeJitter > 0.5)
-        {
-            throw new ArgumentOutOfRangeException(nameof(MaxLifetimeJitter), MaxLifetimeJitter, $"{nameof(MaxLifetimeJitter)} must be between 0 and 0.5.");
-        }
-
-        if (Randomizer is null)
-        {
-            throw new ArgumentException($"{nameof(Randomizer)} is required.", nameof(Randomizer));
-        }
-
-        if (TimeProvider is null)
-        {
-            throw new ArgumentException($"{nameof(TimeProvider)} is required.", nameof(TimeProvider));
-        }
-
-        if (string.IsNullOrWhiteSpace(Name))
-        {
-            throw new ArgumentException($"{nameof(Name)} must not be empty.", nameof(Name));
-        }
-    }
-
-    private static void RequirePositiveOrInfinite(TimeSpan value, string name)
-    {
-        if (value != Timeout.InfiniteTimeSpan && (value <= TimeSpan.Zero || value > s_maxTimeout))
-        {
-            throw new ArgumentOutOfRangeException(name, value, $"{name} must be positive (at most {s_maxTimeout}) or Timeout.InfiniteTimeSpan.");
-        }
+        private static void RequirePositiveOrInfinite(TimeSpan value, string property, string path, List<string> failures) =>
+            Require(value == Timeout.InfiniteTimeSpan || (value > TimeSpan.Zero && value <= s_maxTimeout), failures, path, property, s_timeoutRule, value);
     }
 
     /// <summary>Sets the limits bound from <paramref name="configuration"/> (the keys of the configuration overloads of <c>AddConnectionPool</c>).</summary>

@@ -3,6 +3,7 @@ using AsyncPatterns.Http;
 using AsyncPatterns.Http.Internal;
 using AsyncPatterns.RateLimiting;
 using AsyncPatterns.Retries;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Options;
@@ -57,7 +58,35 @@ public static class AttemptPipelineHttpClientBuilderExtensions
     {
         ArgumentNullException.ThrowIfNull(builder);
         ArgumentNullException.ThrowIfNull(configure);
+        return Register(builder, configure);
+    }
 
+    /// <summary>
+    /// Adds the per-attempt pipeline of <see cref="AddAttemptPipeline(IHttpClientBuilder, Action{AttemptPipelineOptions})"/>
+    /// with its options bound from <paramref name="configuration"/>.
+    /// </summary>
+    /// <remarks>
+    /// The keys are <c>AttemptTimeout</c> (<c>hh:mm:ss</c>), <c>RateLimiterName</c> and a <c>Retry</c> section
+    /// (<c>MaxRetries</c>, <c>BaseDelay</c>, <c>BackoffType</c>, <c>MaxDelay</c>, <c>MaxTotalDelay</c>, <c>UseJitter</c>)
+    /// that changes the default retry. Objects (a limiter instance, callbacks, a clock) and turning retries off
+    /// (<c>options.Retry = null</c>) are set in code, with <c>services.Configure&lt;AttemptPipelineOptions&gt;(clientName, ...)</c>.
+    /// The binding is read without reflection (trimming- and AOT-safe); a value that does not parse fails the host's start
+    /// with an <see cref="InvalidOperationException"/> naming its configuration path, and a value out of range with an
+    /// <see cref="OptionsValidationException"/> naming the client.
+    /// </remarks>
+    /// <param name="builder">The client builder.</param>
+    /// <param name="configuration">The section to bind, such as <c>builder.Configuration.GetSection("Http:GitHub")</c>.</param>
+    /// <returns><paramref name="builder"/>, for chaining.</returns>
+    /// <exception cref="ArgumentNullException"><paramref name="builder"/> or <paramref name="configuration"/> is <see langword="null"/>.</exception>
+    public static IHttpClientBuilder AddAttemptPipeline(this IHttpClientBuilder builder, IConfigurationSection configuration)
+    {
+        ArgumentNullException.ThrowIfNull(builder);
+        ArgumentNullException.ThrowIfNull(configuration);
+        return Register(builder, options => options.Bind(configuration));
+    }
+
+    private static IHttpClientBuilder Register(IHttpClientBuilder builder, Action<AttemptPipelineOptions> configure)
+    {
         var name = builder.Name;
         builder.Services.AddOptions<AttemptPipelineOptions>(name).Configure(configure).ValidateOnStart();
         builder.Services.TryAddEnumerable(

@@ -103,7 +103,7 @@ public static class ConcurrentHttpFetcherServiceCollectionExtensions
                 }
             })
             .ValidateOnStart();
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FetchOptions>, FetchOptionsValidator>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<FetchOptions>>(FetchOptionsValidator.Instance));
         services.TryAddKeyedSingleton(name, static (provider, key) =>
         {
             var clientName = (string)key!;

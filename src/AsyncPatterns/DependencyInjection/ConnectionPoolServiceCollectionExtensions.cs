@@ -144,24 +144,8 @@ public static class ConnectionPoolServiceCollectionExtensions
                 options.TimeProvider = time;
             }
         });
-        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ConnectionPoolOptions<TConnection>>, ConnectionPoolOptionsValidator<TConnection>>());
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ConnectionPoolOptions<TConnection>>>(ConnectionPoolOptions<TConnection>.Validator.Instance));
         builder.ValidateOnStart();
         return builder;
-    }
-
-    private sealed class ConnectionPoolOptionsValidator<TConnection> : IValidateOptions<ConnectionPoolOptions<TConnection>>
-    {
-        public ValidateOptionsResult Validate(string? name, ConnectionPoolOptions<TConnection> options)
-        {
-            try
-            {
-                options.Validate();
-                return ValidateOptionsResult.Success;
-            }
-            catch (ArgumentException ex)
-            {
-                return ValidateOptionsResult.Fail($"Connection pool options '{name}': {ex.Message}");
-            }
-        }
     }
 }

@@ -79,7 +79,7 @@ public static class RequestRateLimiterServiceCollectionExtensions
         });
         builder.ValidateOnStart();
         services.TryAddEnumerable(
-            ServiceDescriptor.Singleton<IValidateOptions<RequestRateLimiterOptions>, RequestRateLimiterOptionsValidator>());
+            ServiceDescriptor.Singleton<IValidateOptions<RequestRateLimiterOptions>>(RequestRateLimiterOptionsValidator.Instance));
         services.TryAddKeyedSingleton(
             name,
             static (sp, key) => new RequestRateLimiter(

@@ -1,5 +1,7 @@
 using System.Threading.RateLimiting;
+using AsyncPatterns.Internal;
 using AsyncPatterns.Retries;
+using Microsoft.Extensions.Configuration;
 
 namespace AsyncPatterns.Http;
 
@@ -61,4 +63,21 @@ public sealed class AttemptPipelineOptions
     /// give both the same clock in tests.
     /// </value>
     public TimeProvider? TimeProvider { get; set; }
+
+    /// <summary>Sets the options bound from <paramref name="configuration"/> (the keys of the configuration overload of <c>AddAttemptPipeline</c>).</summary>
+    internal void Bind(IConfiguration configuration)
+    {
+        ConfigurationReader.TimeSpan(configuration, nameof(AttemptTimeout), v => AttemptTimeout = v);
+        if (configuration[nameof(RateLimiterName)] is { } limiterName)
+        {
+            RateLimiterName = limiterName.Length == 0 ? null : limiterName;
+        }
+
+        var retry = configuration.GetSection(nameof(Retry));
+        if (retry.Exists())
+        {
+            Retry ??= new RetryOptions();
+            Retry.Bind(retry);
+        }
+    }
 }

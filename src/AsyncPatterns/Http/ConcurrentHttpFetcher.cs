@@ -61,12 +61,13 @@ public sealed class ConcurrentHttpFetcher
     /// <param name="httpClient">The client; the fetcher does not dispose it.</param>
     /// <param name="options">The options, copied now; null for the defaults.</param>
     /// <exception cref="ArgumentNullException"><paramref name="httpClient"/> is null.</exception>
-    /// <exception cref="ArgumentException">Both <see cref="FetchOptions.Retry"/> and <see cref="FetchOptions.ResiliencePipeline"/> are set, or the retry options are invalid.</exception>
+    /// <exception cref="ArgumentException"><paramref name="options"/> break a rule of <see cref="FetchOptions"/> (among them: both
+    /// <see cref="FetchOptions.Retry"/> and <see cref="FetchOptions.ResiliencePipeline"/> set, or invalid nested retry options); the message lists each one.</exception>
     public ConcurrentHttpFetcher(HttpClient httpClient, FetchOptions? options)
     {
         ArgumentNullException.ThrowIfNull(httpClient);
         _client = httpClient;
-        _options = options?.Snapshot() ?? new FetchOptions();
+        _options = options?.Snapshot(nameof(options)) ?? new FetchOptions();
     }
 
     /// <summary>Creates a fetcher that sends through the named client of <paramref name="httpClientFactory"/>, created once per fetch.</summary>
@@ -74,14 +75,15 @@ public sealed class ConcurrentHttpFetcher
     /// <param name="clientName">The name of the client (configured with <c>AddHttpClient(name)</c>).</param>
     /// <param name="options">The options, copied now; null for the defaults.</param>
     /// <exception cref="ArgumentNullException"><paramref name="httpClientFactory"/> or <paramref name="clientName"/> is null.</exception>
-    /// <exception cref="ArgumentException">Both <see cref="FetchOptions.Retry"/> and <see cref="FetchOptions.ResiliencePipeline"/> are set, or the retry options are invalid.</exception>
+    /// <exception cref="ArgumentException"><paramref name="options"/> break a rule of <see cref="FetchOptions"/> (among them: both
+    /// <see cref="FetchOptions.Retry"/> and <see cref="FetchOptions.ResiliencePipeline"/> set, or invalid nested retry options); the message lists each one.</exception>
     public ConcurrentHttpFetcher(IHttpClientFactory httpClientFactory, string clientName, FetchOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(httpClientFactory);
         ArgumentNullException.ThrowIfNull(clientName);
         _factory = httpClientFactory;
         _clientName = clientName;
-        _options = options?.Snapshot() ?? new FetchOptions();
+        _options = options?.Snapshot(nameof(options)) ?? new FetchOptions();
     }
 
     /// <summary>GETs every URI and deserializes each body as JSON; yields the results as they complete (with their <see cref="FetchResult{T}.Index"/>).</summary>

@@ -1,4 +1,5 @@
 using System.Threading.RateLimiting;
+using AsyncPatterns.Http.Internal;
 using AsyncPatterns.Internal;
 using AsyncPatterns.Retries;
 using Microsoft.Extensions.Configuration;
@@ -8,7 +9,11 @@ namespace AsyncPatterns.Http;
 
 /// <summary>
 /// How a <see cref="ConcurrentHttpFetcher"/> fetches: concurrency bounds, per-request timeout, body size limit,
-/// fail-fast, and optional rate limiting and retries. Every property is validated when it is set.
+/// fail-fast, and optional rate limiting and retries. The setters only store their value: the options (with the nested
+/// <see cref="Retry"/>) are validated when a fetcher is created, which throws an <see cref="ArgumentException"/> naming
+/// the <c>options</c> parameter and listing every broken rule as <c>FetchOptions.&lt;Property&gt; must be … (was …).</c>
+/// (<c>FetchOptions.Retry.MaxRetries …</c> for the nested options); under <c>AddConcurrentHttpFetcher</c> the same rules
+/// fail the host's start with an <see cref="Microsoft.Extensions.Options.OptionsValidationException"/> naming the fetcher.
 /// </summary>
 /// <remarks>
 /// A fetcher copies its options when it is created: changing the object afterwards does not change the fetcher.
@@ -21,31 +26,16 @@ public sealed class FetchOptions
     /// <summary>The default of <see cref="MaxResponseBytes"/>: 10 MiB.</summary>
     public const long DefaultMaxResponseBytes = 10 * 1024 * 1024;
 
-    private int _maxConcurrency = DefaultMaxConcurrency;
-    private int? _maxConcurrencyPerHost;
-    private TimeSpan _perRequestTimeout = TimeSpan.FromSeconds(30);
-    private long _maxResponseBytes = DefaultMaxResponseBytes;
-    private TimeProvider _timeProvider = TimeProvider.System;
-
     /// <summary>The most requests in flight at once, over all hosts.</summary>
     /// <value>Default 16. At least 1: there is no "unbounded".</value>
     /// <remarks>
     /// A request holds its slot from the moment it is pulled from the source until its result has been consumed, so the
     /// source is pulled only when a slot frees and memory holds at most this many requests and results.
     /// </remarks>
-    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
-    public int MaxConcurrency
-    {
-        get => _maxConcurrency;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(MaxConcurrency));
-            _maxConcurrency = value;
-        }
-    }
+    public int MaxConcurrency { get; set; } = DefaultMaxConcurrency;
 
     /// <summary>The most requests in flight at once to one host (scheme, host and port), or <see langword="null"/> for no per-host bound.</summary>
-    /// <value>Default <see langword="null"/>: only <see cref="MaxConcurrency"/> applies.</value>
+    /// <value>Default <see langword="null"/>: only <see cref="MaxConcurrency"/> applies. At least 1 when set.</value>
     /// <remarks>
     /// <para>
     /// A host is its scheme, its host name in ASCII (IDN) form without case or a trailing dot, and its port (the
@@ -57,64 +47,27 @@ public sealed class FetchOptions
     /// waits for that host instead of pulling further ahead.
     /// </para>
     /// </remarks>
-    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
-    public int? MaxConcurrencyPerHost
-    {
-        get => _maxConcurrencyPerHost;
-        set
-        {
-            if (value is { } v)
-            {
-                ArgumentOutOfRangeException.ThrowIfLessThan(v, 1, nameof(MaxConcurrencyPerHost));
-            }
-
-            _maxConcurrencyPerHost = value;
-        }
-    }
+    public int? MaxConcurrencyPerHost { get; set; }
 
     /// <summary>
     /// The longest one attempt may take, from sending the request (after the rate limiter granted its permit) until its
     /// body has been read; <see cref="Timeout.InfiniteTimeSpan"/> for none. Retry delays are not counted.
     /// </summary>
-    /// <value>Default 30 seconds. The <see cref="HttpClient.Timeout"/> of the client still applies too.</value>
+    /// <value>Default 30 seconds. The <see cref="HttpClient.Timeout"/> of the client still applies too. Positive and at most
+    /// the longest due time a timer holds (<c>uint.MaxValue - 1</c> milliseconds, about 49.7 days; as <see cref="HttpClient.Timeout"/>
+    /// and Polly's timeout reject what they cannot arm), or <see cref="Timeout.InfiniteTimeSpan"/>.</value>
     /// <remarks>
     /// Inside a <see cref="ResiliencePipeline"/> a timed-out attempt throws <see cref="TimeoutException"/>, which a retry
     /// strategy may retry; the result of a request whose last attempt timed out has <see cref="FetchErrorKind.Timeout"/>.
     /// </remarks>
-    /// <exception cref="ArgumentOutOfRangeException">
-    /// The value is zero or negative (and not infinite), or longer than a timer can wait (<c>uint.MaxValue - 1</c>
-    /// milliseconds, about 49.7 days; as <see cref="HttpClient.Timeout"/> and Polly's timeout reject what they cannot arm).
-    /// </exception>
-    public TimeSpan PerRequestTimeout
-    {
-        get => _perRequestTimeout;
-        set
-        {
-            if (value != Timeout.InfiniteTimeSpan)
-            {
-                ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(value, TimeSpan.Zero, nameof(PerRequestTimeout));
-                ArgumentOutOfRangeException.ThrowIfGreaterThan(value, TimerLimits.MaxDueTime, nameof(PerRequestTimeout));
-            }
-
-            _perRequestTimeout = value;
-        }
-    }
+    public TimeSpan PerRequestTimeout { get; set; } = TimeSpan.FromSeconds(30);
 
     /// <summary>
     /// The largest body accepted, in bytes. A <c>Content-Length</c> above it fails at once; a body without one (chunked)
     /// fails as soon as more than this many bytes have been read, so it is never buffered whole.
     /// </summary>
-    /// <value>Default 10 MiB (10,485,760 bytes).</value>
-    /// <exception cref="ArgumentOutOfRangeException">The value is less than 1.</exception>
-    public long MaxResponseBytes
-    {
-        get => _maxResponseBytes;
-        set
-        {
-            ArgumentOutOfRangeException.ThrowIfLessThan(value, 1, nameof(MaxResponseBytes));
-            _maxResponseBytes = value;
-        }
-    }
+    /// <value>Default 10 MiB (10,485,760 bytes). At least 1.</value>
+    public long MaxResponseBytes { get; set; } = DefaultMaxResponseBytes;
 
     /// <summary>
     /// Whether the first failed request cancels the others, starts nothing new, and is thrown as a
@@ -162,34 +115,20 @@ public sealed class FetchOptions
     public RetryOptions? Retry { get; set; }
 
     /// <summary>The clock of timeouts and of <see cref="FetchResult{T}.Elapsed"/>.</summary>
-    /// <value>Default <see cref="TimeProvider.System"/>.</value>
-    /// <exception cref="ArgumentNullException">The value is <see langword="null"/>.</exception>
-    public TimeProvider TimeProvider
-    {
-        get => _timeProvider;
-        set
-        {
-            ArgumentNullException.ThrowIfNull(value, nameof(TimeProvider));
-            _timeProvider = value;
-        }
-    }
+    /// <value>Default <see cref="TimeProvider.System"/>. Must not be <see langword="null"/>.</value>
+    public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
 
     /// <summary>
     /// Copies the options and resolves <see cref="Retry"/> into <see cref="ResiliencePipeline"/>, so that a fetcher
     /// holds a snapshot that later changes to these options (or to the retry options) do not affect.
     /// </summary>
-    internal FetchOptions Snapshot()
+    /// <exception cref="ArgumentException">The options (or the nested retry options) break a rule; the message lists each one.</exception>
+    internal FetchOptions Snapshot(string paramName)
     {
+        FetchOptionsValidator.Instance.ThrowIfInvalid(this, paramName);
         var copy = (FetchOptions)MemberwiseClone();
         if (Retry is not null)
         {
-            if (ResiliencePipeline is not null)
-            {
-                throw new ArgumentException(
-                    $"Set either {nameof(FetchOptions)}.{nameof(Retry)} or {nameof(FetchOptions)}.{nameof(ResiliencePipeline)}, not both: add the retry strategy to the pipeline instead.",
-                    nameof(Retry));
-            }
-
             copy.ResiliencePipeline = HttpRetry.CreatePipeline(Retry);
         }
 

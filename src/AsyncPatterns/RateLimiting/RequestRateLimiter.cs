@@ -30,12 +30,12 @@ public sealed class RequestRateLimiter : RateLimiter
 
     /// <summary>Initializes a new instance of the <see cref="RequestRateLimiter"/> class.</summary>
     /// <param name="options">The options; validated and copied here.</param>
-    /// <exception cref="ArgumentNullException"><paramref name="options"/> or its <see cref="RequestRateLimiterOptions.TimeProvider"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the exception names it.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="options"/> break a rule of <see cref="RequestRateLimiterOptions"/>; the message lists each one.</exception>
     public RequestRateLimiter(RequestRateLimiterOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        RequestRateLimiterOptionsValidator.Instance.ThrowIfInvalid(options, nameof(options));
         _core = new LimiterCore(
             this,
             options.TimeProvider,

@@ -5,7 +5,12 @@ using Microsoft.Extensions.Configuration;
 namespace AsyncPatterns.RateLimiting;
 
 /// <summary>Options of a <see cref="RequestRateLimiter"/>: at most <see cref="MaxConcurrency"/> at once and at most <see cref="PermitsPerSecond"/> starts per second.</summary>
-/// <remarks>The options are validated, and copied, when the limiter is built.</remarks>
+/// <remarks>
+/// The setters only store their value. The options are validated, and copied, when the limiter is built: an
+/// <see cref="ArgumentException"/> naming the <c>options</c> parameter lists every broken rule as
+/// <c>RequestRateLimiterOptions.&lt;Property&gt; must be … (was …).</c>; under <c>AddRequestRateLimiter</c> the same rules
+/// fail the host's start with an <see cref="Microsoft.Extensions.Options.OptionsValidationException"/> naming the limiter.
+/// </remarks>
 public sealed class RequestRateLimiterOptions
 {
     /// <summary>Gets or sets how many leases may be held at once. A lease holds its concurrency permit until it is disposed.</summary>
@@ -28,56 +33,12 @@ public sealed class RequestRateLimiterOptions
     public int QueueLimit { get; set; } = int.MaxValue;
 
     /// <summary>Gets or sets which waiter is served first when a permit comes free.</summary>
-    /// <value>The default is <see cref="QueueProcessingOrder.OldestFirst"/> (first come, first served).</value>
+    /// <value>The default is <see cref="QueueProcessingOrder.OldestFirst"/> (first come, first served). Must be a defined value.</value>
     public QueueProcessingOrder QueueProcessingOrder { get; set; } = QueueProcessingOrder.OldestFirst;
 
     /// <summary>Gets or sets the clock that paces the starts and whose timers wake queued callers.</summary>
-    /// <value>The default is <see cref="TimeProvider.System"/>.</value>
+    /// <value>The default is <see cref="TimeProvider.System"/>. Must not be <see langword="null"/>.</value>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
-
-    /// <summary>Returns the first problem with the options, or <see langword="null"/> when they are valid.</summary>
-    internal ArgumentException? FindError()
-    {
-        if (MaxConcurrency < 1)
-        {
-            return new ArgumentOutOfRangeException(nameof(MaxConcurrency), MaxConcurrency, "MaxConcurrency must be at least 1.");
-        }
-
-        if (!(PermitsPerSecond > 0))
-        {
-            return new ArgumentOutOfRangeException(nameof(PermitsPerSecond), PermitsPerSecond, "PermitsPerSecond must be a positive number (PositiveInfinity for no rate limit).");
-        }
-
-        if (Burst < 1)
-        {
-            return new ArgumentOutOfRangeException(nameof(Burst), Burst, "Burst must be at least 1.");
-        }
-
-        if (QueueLimit < 0)
-        {
-            return new ArgumentOutOfRangeException(nameof(QueueLimit), QueueLimit, "QueueLimit must not be negative.");
-        }
-
-        if (QueueProcessingOrder is not (QueueProcessingOrder.OldestFirst or QueueProcessingOrder.NewestFirst))
-        {
-            return new ArgumentOutOfRangeException(nameof(QueueProcessingOrder), QueueProcessingOrder, "Unknown queue processing order.");
-        }
-
-        if (TimeProvider is null)
-        {
-            return new ArgumentNullException(nameof(TimeProvider));
-        }
-
-        return null;
-    }
-
-    internal void Validate()
-    {
-        if (FindError() is { } error)
-        {
-            throw error;
-        }
-    }
 
     /// <summary>Sets the options bound from <paramref name="configuration"/> (the keys of the configuration overload of <c>AddRequestRateLimiter</c>).</summary>
     internal void Bind(IConfiguration configuration)

@@ -40,9 +40,10 @@ public static class HttpRetry
     /// </remarks>
     /// <param name="options">The retry options; <see langword="null"/> means the defaults of <see cref="RetryOptions"/>.</param>
     /// <returns>The pipeline.</returns>
-    /// <exception cref="ArgumentOutOfRangeException">A value of <paramref name="options"/> is out of range; the exception names the property.</exception>
+    /// <exception cref="ArgumentException">A value of <paramref name="options"/> is out of range; the message names each property
+    /// (<c>RetryOptions.MaxRetries must be zero or more (was -1).</c>).</exception>
     public static ResiliencePipeline<HttpResponseMessage> CreatePipeline(RetryOptions? options = null) =>
-        (options ?? s_defaultOptions).GetBuilt().Http;
+        (options ?? s_defaultOptions).GetBuilt(nameof(options)).Http;
 
     /// <summary>Gets a value indicating whether <paramref name="statusCode"/> is worth retrying: 408, 429 or 5xx.</summary>
     /// <param name="statusCode">The status code.</param>

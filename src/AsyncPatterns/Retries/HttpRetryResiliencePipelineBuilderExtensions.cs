@@ -33,7 +33,8 @@ public static class HttpRetryResiliencePipelineBuilderExtensions
     /// <param name="options">The retry options; <see langword="null"/> means the defaults of <see cref="RetryOptions"/>.</param>
     /// <returns><paramref name="builder"/>, for chaining.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="builder"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A value of <paramref name="options"/> is out of range; the exception names the property.</exception>
+    /// <exception cref="ArgumentException">A value of <paramref name="options"/> is out of range; the message names each property
+    /// (<c>RetryOptions.MaxRetries must be zero or more (was -1).</c>).</exception>
     public static ResiliencePipelineBuilder<HttpResponseMessage> AddHttpRetry(
         this ResiliencePipelineBuilder<HttpResponseMessage> builder, RetryOptions? options = null)
     {

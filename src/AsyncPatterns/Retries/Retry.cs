@@ -49,7 +49,8 @@ public static class Retry
     /// <param name="cancellationToken">The caller's token.</param>
     /// <returns>The value of the first successful attempt (or of the last one, when <see cref="RetryOptions.ShouldRetry"/> judged results).</returns>
     /// <exception cref="ArgumentNullException"><paramref name="operation"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A value of <paramref name="options"/> is out of range; the exception names the property.</exception>
+    /// <exception cref="ArgumentException">A value of <paramref name="options"/> is out of range; the message names each property
+    /// (<c>RetryOptions.MaxRetries must be zero or more (was -1).</c>).</exception>
     /// <exception cref="OperationCanceledException">The caller's token was cancelled.</exception>
     public static Task<T> ExecuteAsync<T>(
         Func<CancellationToken, Task<T>> operation,
@@ -57,7 +58,7 @@ public static class Retry
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(operation);
-        var pipeline = (options ?? s_defaultOptions).GetBuilt().General;
+        var pipeline = (options ?? s_defaultOptions).GetBuilt(nameof(options)).General;
         return ExecuteCoreAsync(pipeline, operation, cancellationToken);
     }
 
@@ -67,7 +68,8 @@ public static class Retry
     /// <param name="cancellationToken">The caller's token.</param>
     /// <returns>A task that completes when an attempt succeeds.</returns>
     /// <exception cref="ArgumentNullException"><paramref name="operation"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">A value of <paramref name="options"/> is out of range; the exception names the property.</exception>
+    /// <exception cref="ArgumentException">A value of <paramref name="options"/> is out of range; the message names each property
+    /// (<c>RetryOptions.MaxRetries must be zero or more (was -1).</c>).</exception>
     /// <exception cref="OperationCanceledException">The caller's token was cancelled.</exception>
     public static Task ExecuteAsync(
         Func<CancellationToken, Task> operation,
@@ -75,7 +77,7 @@ public static class Retry
         CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(operation);
-        var pipeline = (options ?? s_defaultOptions).GetBuilt().General;
+        var pipeline = (options ?? s_defaultOptions).GetBuilt(nameof(options)).General;
         return ExecuteCoreAsync(pipeline, operation, cancellationToken);
     }
 

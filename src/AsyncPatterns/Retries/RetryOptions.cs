@@ -10,8 +10,11 @@ namespace AsyncPatterns.Retries;
 /// They map onto Polly's <see cref="Polly.Retry.RetryStrategyOptions"/>; the backoff and jitter maths are Polly's.
 /// </summary>
 /// <remarks>
-/// The options are validated when a pipeline is built from them (<see cref="CreatePipeline"/>, <see cref="Retry"/>,
-/// <see cref="HttpRetry.CreatePipeline"/>), or by <see cref="Validate"/>. A built pipeline is a snapshot: changing the
+/// The setters only store their value. The options are validated when a pipeline is built from them
+/// (<see cref="CreatePipeline"/>, <see cref="Retry"/>, <see cref="HttpRetry.CreatePipeline"/>, or as
+/// <see cref="Http.FetchOptions.Retry"/> when a fetcher is created), or by <see cref="Validate"/>: an
+/// <see cref="ArgumentException"/> lists every broken rule as <c>RetryOptions.&lt;Property&gt; must be … (was …).</c>
+/// (<c>FetchOptions.Retry.&lt;Property&gt;</c> when nested). A built pipeline is a snapshot: changing the
 /// options afterwards affects only pipelines built later. Building is cached, so calling <see cref="Retry.ExecuteAsync{T}"/>
 /// repeatedly with the same, unchanged options builds one pipeline.
 /// </remarks>
@@ -162,45 +165,22 @@ public sealed class RetryOptions
         set => Set(ref _randomizer, value);
     }
 
-    /// <summary>Checks the options and throws for the first invalid value.</summary>
-    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the exception names the property.</exception>
-    public void Validate()
-    {
-        if (_maxRetries < 0)
-        {
-            throw new ArgumentOutOfRangeException(nameof(MaxRetries), _maxRetries, "MaxRetries must not be negative.");
-        }
-
-        if (_baseDelay < TimeSpan.Zero || _baseDelay > MaxAllowedDelay)
-        {
-            throw new ArgumentOutOfRangeException(nameof(BaseDelay), _baseDelay, "BaseDelay must be between zero and one day.");
-        }
-
-        if (!Enum.IsDefined(_backoffType))
-        {
-            throw new ArgumentOutOfRangeException(nameof(BackoffType), _backoffType, "BackoffType is not a defined value.");
-        }
-
-        if (_maxDelay is { } maxDelay && (maxDelay <= TimeSpan.Zero || maxDelay > MaxAllowedDelay))
-        {
-            throw new ArgumentOutOfRangeException(nameof(MaxDelay), maxDelay, "MaxDelay must be positive and at most one day.");
-        }
-
-        if (_maxTotalDelay is { } budget && budget <= TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(nameof(MaxTotalDelay), budget, "MaxTotalDelay must be positive.");
-        }
-    }
+    /// <summary>Checks the options and throws when they break a rule.</summary>
+    /// <exception cref="ArgumentException">A value is out of range; the message lists every one as
+    /// <c>RetryOptions.&lt;Property&gt; must be … (was …).</c></exception>
+    public void Validate() => RetryOptionsValidator.Instance.ThrowIfInvalid(this, paramName: null);
 
     /// <summary>
     /// Builds a Polly <see cref="ResiliencePipeline"/> with this retry strategy, on <see cref="TimeProvider"/>, so it can
     /// be composed with Polly's other strategies (<c>new ResiliencePipelineBuilder().AddPipeline(options.CreatePipeline())</c>).
     /// </summary>
     /// <returns>The pipeline; thread-safe and reusable. It records the attempt count under <see cref="Retry.AttemptCountKey"/>.</returns>
-    /// <exception cref="ArgumentOutOfRangeException">A value is out of range; the exception names the property.</exception>
-    public ResiliencePipeline CreatePipeline() => GetBuilt().General;
+    /// <exception cref="ArgumentException">A value is out of range; the message lists every one as
+    /// <c>RetryOptions.&lt;Property&gt; must be … (was …).</c></exception>
+    public ResiliencePipeline CreatePipeline() => GetBuilt(paramName: null).General;
 
-    internal BuiltPipelines GetBuilt()
+    /// <summary>The pipelines built from the options, validated first (an <see cref="ArgumentException"/> naming <paramref name="paramName"/>).</summary>
+    internal BuiltPipelines GetBuilt(string? paramName)
     {
         var version = Volatile.Read(ref _version);
         var built = Volatile.Read(ref _built);
@@ -209,7 +189,7 @@ public sealed class RetryOptions
             return built;
         }
 
-        Validate();
+        RetryOptionsValidator.Instance.ThrowIfInvalid(this, paramName);
         var snapshot = RetrySettings.From(this);
         built = new BuiltPipelines(version, RetryPipelineFactory.Create(snapshot), snapshot);
         Volatile.Write(ref _built, built);

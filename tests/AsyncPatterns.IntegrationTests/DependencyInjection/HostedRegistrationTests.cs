@@ -51,7 +51,7 @@ public sealed class HostedRegistrationTests(LoopbackServerFixture fixture) : ICl
 
         var start = () => host.StartAsync(Ct);
 
-        (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().StartWith("FetchOptions 'items': MaxRetries must not be negative.");
+        (await start.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Be("FetchOptions 'items': FetchOptions.Retry.MaxRetries must be zero or more (was -1).");
     }
 
     [Theory]

@@ -1,7 +1,9 @@
 using System.Net;
 using System.Threading.RateLimiting;
 using AsyncPatterns.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
 using Microsoft.Extensions.Options;
@@ -46,7 +48,8 @@ public sealed class RedisRateLimiterServiceCollectionExtensionsTests(SharedRedis
         await using var provider = services.BuildServiceProvider();
 
         provider.Invoking(p => p.GetRequiredService<IStartupValidator>().Validate())
-            .Should().Throw<OptionsValidationException>().WithMessage("*'api'*RedisRateLimiterOptions.Burst must be at least 1*");
+            .Should().Throw<OptionsValidationException>().WithMessage(
+                "RedisRateLimiterOptions 'api': RedisRateLimiterOptions.Burst must be at least 1 and at most 1E+08 seconds' worth of PermitsPerSecond (was 0).");
     }
 
     [Fact]
@@ -60,13 +63,71 @@ public sealed class RedisRateLimiterServiceCollectionExtensionsTests(SharedRedis
     }
 
     [Fact]
+    public async Task AddRedisRateLimiter_ConfigurationSection_BindsTheOptionsAndTakesTheClockFromTheContainer()
+    {
+        using var multiplexer = await redis.ConnectAsync();
+        var time = FakeClock.Create();
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection([
+            new("RateLimiters:Api:Key", "asyncpatterns-test:" + Guid.NewGuid().ToString("N")),
+            new("RateLimiters:Api:PermitsPerSecond", "0.5"),
+            new("RateLimiters:Api:Burst", "3"),
+            new("RateLimiters:Api:MaxConcurrency", "7"),
+            new("RateLimiters:Api:QueueLimit", "0"),
+            new("RateLimiters:Api:QueueProcessingOrder", "newestfirst"),
+            new("RateLimiters:Api:LeaseTime", "00:01:00"),
+            new("RateLimiters:Api:OperationTimeout", "00:00:15"),
+            new("RateLimiters:Api:FaultPolicy", "FailOverToLocal"),
+            new("RateLimiters:Api:FailoverFraction", "0.25"),
+        ]);
+        builder.Services.AddSingleton<IConnectionMultiplexer>(multiplexer).AddSingleton<TimeProvider>(time);
+        builder.Services.AddRedisRateLimiter("api", builder.Configuration.GetSection("RateLimiters:Api"));
+        using var host = builder.Build();
+        await host.StartAsync(Ct);
+
+        var options = host.Services.GetRequiredService<IOptionsMonitor<RedisRateLimiterOptions>>().Get("api");
+
+        options.PermitsPerSecond.Should().Be(0.5);
+        options.Burst.Should().Be(3);
+        options.MaxConcurrency.Should().Be(7);
+        options.QueueLimit.Should().Be(0);
+        options.QueueProcessingOrder.Should().Be(QueueProcessingOrder.NewestFirst);
+        options.LeaseTime.Should().Be(TimeSpan.FromMinutes(1));
+        options.OperationTimeout.Should().Be(TimeSpan.FromSeconds(15));
+        options.FaultPolicy.Should().Be(RedisFaultPolicy.FailOverToLocal);
+        options.FailoverFraction.Should().Be(0.25);
+        options.TimeProvider.Should().BeSameAs(time, "the container's clock is used when the options leave the default");
+        options.ConnectionMultiplexer.Should().BeSameAs(multiplexer);
+        await host.StopAsync(Ct);
+    }
+
+    [Theory]
+    [InlineData("Burst", "0", "RedisRateLimiterOptions 'api': RedisRateLimiterOptions.Burst must be at least 1 and at most 1E+08 seconds' worth of PermitsPerSecond (was 0).")]
+    [InlineData("Burst", "three", "Failed to convert configuration value 'three' at 'RateLimiters:Api:Burst' to type 'System.Int32'.")]
+    public async Task AddRedisRateLimiter_ConfigurationSectionBadValue_HostStartFails(string key, string value, string expected)
+    {
+        using var multiplexer = await redis.ConnectAsync();
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection([new("RateLimiters:Api:PermitsPerSecond", "10"), new($"RateLimiters:Api:{key}", value)]);
+        builder.Services.AddSingleton<IConnectionMultiplexer>(multiplexer);
+        builder.Services.AddRedisRateLimiter("api", builder.Configuration.GetSection("RateLimiters:Api"));
+        using var host = builder.Build();
+
+        var act = () => host.StartAsync(Ct);
+
+        (await act.Should().ThrowAsync<Exception>()).Which.Message.Should().Match(expected);
+    }
+
+    [Fact]
     public void AddRedisRateLimiter_NullArguments_ThrowNamingThem()
     {
         var services = new ServiceCollection();
 
         services.Invoking(s => s.AddRedisRateLimiter(null!, _ => { })).Should().Throw<ArgumentNullException>().WithParameterName("name");
         services.Invoking(s => s.AddRedisRateLimiter("", _ => { })).Should().Throw<ArgumentException>().WithParameterName("name");
-        services.Invoking(s => s.AddRedisRateLimiter("api", null!)).Should().Throw<ArgumentNullException>().WithParameterName("configure");
+        services.Invoking(s => s.AddRedisRateLimiter("api", (Action<RedisRateLimiterOptions>)null!)).Should().Throw<ArgumentNullException>().WithParameterName("configure");
+        services.Invoking(s => s.AddRedisRateLimiter("api", (IConfigurationSection)null!)).Should().Throw<ArgumentNullException>().WithParameterName("configuration");
+        services.Invoking(s => s.AddRedisRateLimiter(null!)).Should().Throw<ArgumentNullException>().WithParameterName("name");
         FluentActions.Invoking(() => ((IServiceCollection)null!).AddRedisRateLimiter("api", _ => { })).Should().Throw<ArgumentNullException>().WithParameterName("services");
     }
 

@@ -44,7 +44,7 @@ public sealed class ConnectionPoolOptionsTests
 
     [Theory]
     [MemberData(nameof(InvalidSettings))]
-    public void Constructor_InvalidOption_ThrowsNamingTheProperty(string property)
+    public void Constructor_InvalidOption_ThrowsNamingOptionsAndTheProperty(string property)
     {
         var options = new FakeConnectionFactory().Options();
         switch (property)
@@ -67,7 +67,7 @@ public sealed class ConnectionPoolOptionsTests
 
         var act = () => new AsyncConnectionPool<FakeConnection>(options);
 
-        act.Should().Throw<ArgumentException>().Which.ParamName.Should().Be(property);
+        act.Should().Throw<ArgumentException>().WithParameterName("options").WithMessage($"ConnectionPoolOptions.{property} must be * (was *). (Parameter 'options')");
     }
 
     [Fact]
@@ -171,14 +171,14 @@ public sealed class ConnectionPoolOptionsTests
 
     [Theory]
     [MemberData(nameof(BoundaryValuesRejected))]
-    public void Constructor_OptionJustOutsideItsRange_ThrowsNamingTheProperty(string property, object value)
+    public void Constructor_OptionJustOutsideItsRange_ThrowsNamingOptionsAndTheProperty(string property, object value)
     {
         var options = new FakeConnectionFactory().Options(FakeClock.Create());
         Set(options, property, value);
 
         var act = () => new AsyncConnectionPool<FakeConnection>(options);
 
-        act.Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be(property);
+        act.Should().Throw<ArgumentException>().WithParameterName("options").WithMessage($"ConnectionPoolOptions.{property} must be * (was *). (Parameter 'options')");
     }
 
     private static void Set(ConnectionPoolOptions<FakeConnection> options, string property, object value) =>

@@ -4,7 +4,9 @@ using AsyncPatterns.Http;
 using AsyncPatterns.RateLimiting;
 using AsyncPatterns.Retries;
 using AsyncPatterns.Tests.Http;
+using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
 
@@ -303,11 +305,12 @@ public sealed class AttemptPipelineHttpClientBuilderExtensionsTests
 
         thrown.InnerExceptions.Should().HaveCount(3).And.AllBeOfType<OptionsValidationException>();
         var messages = string.Join("\n", thrown.InnerExceptions.Cast<OptionsValidationException>().SelectMany(e => e.Failures));
-        messages.Should().Contain("AttemptPipelineOptions.AttemptTimeout of client 'github' must be positive").And.Contain("(was 50.00:00:00)");
-        messages.Should().Contain("AttemptPipelineOptions.Retry.MaxRetries of client 'github'").And.Contain("(was -1)");
-        messages.Should().Contain("AttemptPipelineOptions.RateLimiterName of client 'github' must name a registered keyed RateLimiter (was 'gihtub')");
-        messages.Should().Contain("client 'both' must not both be set");
-        messages.Should().Contain("AttemptPipelineOptions.AttemptTimeout of client 'zero'").And.Contain("(was 00:00:00)");
+        messages.Split('\n').Should().BeEquivalentTo(
+            "AttemptPipelineOptions 'github': AttemptPipelineOptions.AttemptTimeout must be positive and at most about 49.7 days (the longest timer), or Timeout.InfiniteTimeSpan (was 50.00:00:00).",
+            "AttemptPipelineOptions 'github': AttemptPipelineOptions.Retry.MaxRetries must be zero or more (was -1).",
+            "AttemptPipelineOptions 'github': AttemptPipelineOptions.RateLimiterName must be the name of a registered keyed RateLimiter (register it with services.AddRequestRateLimiter(\"gihtub\", ...) or fix the name) (was 'gihtub').",
+            "AttemptPipelineOptions 'both': AttemptPipelineOptions.RateLimiterName must be null when RateLimiter is set (set one or the other) (was 'x').",
+            "AttemptPipelineOptions 'zero': AttemptPipelineOptions.AttemptTimeout must be positive and at most about 49.7 days (the longest timer), or Timeout.InfiniteTimeSpan (was 00:00:00).");
     }
 
     [Fact]
@@ -336,7 +339,49 @@ public sealed class AttemptPipelineHttpClientBuilderExtensionsTests
 
         FluentActions.Invoking(() => AttemptPipelineHttpClientBuilderExtensions.AddAttemptPipeline(null!))
             .Should().Throw<ArgumentNullException>().Which.ParamName.Should().Be("builder");
-        builder.Invoking(b => b.AddAttemptPipeline(null!)).Should().Throw<ArgumentNullException>().Which.ParamName.Should().Be("configure");
+        builder.Invoking(b => b.AddAttemptPipeline((Action<AttemptPipelineOptions>)null!)).Should().Throw<ArgumentNullException>().Which.ParamName.Should().Be("configure");
+        builder.Invoking(b => b.AddAttemptPipeline((IConfigurationSection)null!)).Should().Throw<ArgumentNullException>().Which.ParamName.Should().Be("configuration");
+    }
+
+    [Fact]
+    public async Task AddAttemptPipeline_ConfigurationSection_BindsTimeoutLimiterNameAndNestedRetry()
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection([
+            new("Http:GitHub:AttemptTimeout", "00:00:07"),
+            new("Http:GitHub:RateLimiterName", "github"),
+            new("Http:GitHub:Retry:MaxRetries", "5"),
+            new("Http:GitHub:Retry:BaseDelay", "00:00:00.250"),
+            new("Http:GitHub:Retry:UseJitter", "false"),
+        ]);
+        builder.Services.AddRequestRateLimiter("github", o => o.MaxConcurrency = 2);
+        builder.Services.AddHttpClient("github").AddAttemptPipeline(builder.Configuration.GetSection("Http:GitHub"));
+        using var host = builder.Build();
+        await host.StartAsync(Ct);
+
+        var options = host.Services.GetRequiredService<IOptionsMonitor<AttemptPipelineOptions>>().Get("github");
+
+        options.AttemptTimeout.Should().Be(TimeSpan.FromSeconds(7));
+        options.RateLimiterName.Should().Be("github");
+        options.Retry!.MaxRetries.Should().Be(5);
+        options.Retry.BaseDelay.Should().Be(TimeSpan.FromMilliseconds(250));
+        options.Retry.UseJitter.Should().BeFalse();
+        await host.StopAsync(Ct);
+    }
+
+    [Fact]
+    public async Task AddAttemptPipeline_ConfigurationSectionBadValues_HostStartFailsNamingTheClientAndEachProperty()
+    {
+        var builder = Host.CreateEmptyApplicationBuilder(new HostApplicationBuilderSettings());
+        builder.Configuration.AddInMemoryCollection([new("Http:GitHub:AttemptTimeout", "00:00:00"), new("Http:GitHub:Retry:MaxRetries", "-1")]);
+        builder.Services.AddHttpClient("github").AddAttemptPipeline(builder.Configuration.GetSection("Http:GitHub"));
+        using var host = builder.Build();
+
+        var act = () => host.StartAsync(Ct);
+
+        (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Failures.Should().Equal(
+            "AttemptPipelineOptions 'github': AttemptPipelineOptions.AttemptTimeout must be positive and at most about 49.7 days (the longest timer), or Timeout.InfiniteTimeSpan (was 00:00:00).",
+            "AttemptPipelineOptions 'github': AttemptPipelineOptions.Retry.MaxRetries must be zero or more (was -1).");
     }
 
     [Fact]

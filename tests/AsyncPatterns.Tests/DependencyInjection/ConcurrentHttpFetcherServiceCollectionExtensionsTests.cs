@@ -41,7 +41,8 @@ public sealed class ConcurrentHttpFetcherServiceCollectionExtensionsTests
 
         var act = () => host.StartAsync(TestContext.Current.CancellationToken);
 
-        (await act.Should().ThrowAsync<ArgumentOutOfRangeException>()).Which.ParamName.Should().Be(nameof(FetchOptions.MaxConcurrency));
+        (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should()
+            .Be("FetchOptions 'items': FetchOptions.MaxConcurrency must be at least 1 (was 0).");
     }
 
     [Fact]
@@ -126,7 +127,7 @@ public sealed class ConcurrentHttpFetcherServiceCollectionExtensionsTests
         var act = () => host.StartAsync(TestContext.Current.CancellationToken);
 
         (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should()
-            .StartWith("FetchOptions 'items': Set either FetchOptions.Retry or FetchOptions.ResiliencePipeline, not both");
+            .Be("FetchOptions 'items': FetchOptions.Retry must be null when ResiliencePipeline is set (add the retry strategy to the pipeline instead) (was set).");
     }
 
     [Fact]
@@ -139,7 +140,7 @@ public sealed class ConcurrentHttpFetcherServiceCollectionExtensionsTests
         var act = () => host.StartAsync(TestContext.Current.CancellationToken);
 
         (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should()
-            .StartWith("FetchOptions 'items': MaxRetries must not be negative.");
+            .Be("FetchOptions 'items': FetchOptions.Retry.MaxRetries must be zero or more (was -1).");
     }
 
     [Fact]

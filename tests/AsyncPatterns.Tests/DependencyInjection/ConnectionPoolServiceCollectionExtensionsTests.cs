@@ -55,7 +55,12 @@ public sealed class ConnectionPoolServiceCollectionExtensionsTests
 
         var act = () => host.StartAsync(TestContext.Current.CancellationToken);
 
-        (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Message.Should().Contain("broken").And.Contain("CreateAsync");
+        (await act.Should().ThrowAsync<OptionsValidationException>()).Which.Failures.Should().Equal(
+            "ConnectionPoolOptions 'broken': ConnectionPoolOptions.CreateAsync must be set (was null).",
+            "ConnectionPoolOptions 'broken': ConnectionPoolOptions.MaxSize must be at least 1 (was 0).");
+        var construct = () => new AsyncConnectionPool<FakeConnection>(new ConnectionPoolOptions<FakeConnection> { MaxSize = 0 });
+        construct.Should().Throw<ArgumentException>().WithParameterName("options").WithMessage(
+            "ConnectionPoolOptions.CreateAsync must be set (was null). ConnectionPoolOptions.MaxSize must be at least 1 (was 0). (Parameter 'options')");
     }
 
     [Fact]

@@ -518,13 +518,14 @@ public sealed partial class ConcurrentHttpFetcherTests : IDisposable
     }
 
     [Fact]
-    public void Constructor_RetryAndResiliencePipelineBothSet_ThrowsNamingRetry()
+    public void Constructor_RetryAndResiliencePipelineBothSet_ThrowsNamingOptionsAndRetry()
     {
         var options = new FetchOptions { Retry = new RetryOptions(), ResiliencePipeline = ResiliencePipeline<HttpResponseMessage>.Empty };
 
         var act = () => new ConcurrentHttpFetcher(_client, options);
 
-        act.Should().Throw<ArgumentException>().WithParameterName("Retry");
+        act.Should().Throw<ArgumentException>().WithParameterName("options")
+            .WithMessage("FetchOptions.Retry must be null when ResiliencePipeline is set (add the retry strategy to the pipeline instead) (was set).*");
     }
 
     [Fact]

@@ -287,25 +287,42 @@ public sealed class RequestRateLimiterTests
 
     public static TheoryData<Action<RequestRateLimiterOptions>, string> BadOptions => new()
     {
-        { o => o.MaxConcurrency = 0, nameof(RequestRateLimiterOptions.MaxConcurrency) },
-        { o => o.MaxConcurrency = -1, nameof(RequestRateLimiterOptions.MaxConcurrency) },
-        { o => o.PermitsPerSecond = 0, nameof(RequestRateLimiterOptions.PermitsPerSecond) },
-        { o => o.PermitsPerSecond = -1, nameof(RequestRateLimiterOptions.PermitsPerSecond) },
-        { o => o.PermitsPerSecond = double.NaN, nameof(RequestRateLimiterOptions.PermitsPerSecond) },
-        { o => o.Burst = 0, nameof(RequestRateLimiterOptions.Burst) },
-        { o => o.QueueLimit = -1, nameof(RequestRateLimiterOptions.QueueLimit) },
-        { o => o.QueueProcessingOrder = (QueueProcessingOrder)7, nameof(RequestRateLimiterOptions.QueueProcessingOrder) },
-        { o => o.TimeProvider = null!, nameof(RequestRateLimiterOptions.TimeProvider) },
+        { o => o.MaxConcurrency = 0, "RequestRateLimiterOptions.MaxConcurrency must be at least 1 (was 0)." },
+        { o => o.MaxConcurrency = -1, "RequestRateLimiterOptions.MaxConcurrency must be at least 1 (was -1)." },
+        { o => o.MaxConcurrency = int.MinValue, $"RequestRateLimiterOptions.MaxConcurrency must be at least 1 (was {int.MinValue})." },
+        { o => o.PermitsPerSecond = 0, "RequestRateLimiterOptions.PermitsPerSecond must be a positive number (PositiveInfinity for no rate limit) (was 0)." },
+        { o => o.PermitsPerSecond = -1, "RequestRateLimiterOptions.PermitsPerSecond must be a positive number (PositiveInfinity for no rate limit) (was -1)." },
+        { o => o.PermitsPerSecond = double.NaN, "RequestRateLimiterOptions.PermitsPerSecond must be a positive number (PositiveInfinity for no rate limit) (was NaN)." },
+        { o => o.PermitsPerSecond = double.NegativeInfinity, "RequestRateLimiterOptions.PermitsPerSecond must be a positive number (PositiveInfinity for no rate limit) (was -Infinity)." },
+        { o => o.Burst = 0, "RequestRateLimiterOptions.Burst must be at least 1 (was 0)." },
+        { o => o.QueueLimit = -1, "RequestRateLimiterOptions.QueueLimit must be zero or more (was -1)." },
+        { o => o.QueueProcessingOrder = (QueueProcessingOrder)7, "RequestRateLimiterOptions.QueueProcessingOrder must be QueueProcessingOrder.OldestFirst or QueueProcessingOrder.NewestFirst (was 7)." },
+        { o => o.TimeProvider = null!, "RequestRateLimiterOptions.TimeProvider must be set (was null)." },
     };
 
     [Theory]
     [MemberData(nameof(BadOptions))]
-    public void Constructor_InvalidOption_ThrowsNamingIt(Action<RequestRateLimiterOptions> breakIt, string name)
+    public void Constructor_InvalidOption_ThrowsNamingOptionsWithTheRulesMessage(Action<RequestRateLimiterOptions> breakIt, string expected)
     {
         var options = new RequestRateLimiterOptions();
         breakIt(options);
 
-        FluentActions.Invoking(() => new RequestRateLimiter(options)).Should().Throw<ArgumentException>().Which.ParamName.Should().Be(name);
+        FluentActions.Invoking(() => new RequestRateLimiter(options)).Should().Throw<ArgumentException>()
+            .WithParameterName("options").WithMessage(expected + " (Parameter 'options')");
+    }
+
+    [Theory]
+    [MemberData(nameof(BadOptions))]
+    public async Task HostStart_InvalidOption_FailsWithTheConstructorsMessageNamingTheLimiter(Action<RequestRateLimiterOptions> breakIt, string expected)
+    {
+        var builder = Microsoft.Extensions.Hosting.Host.CreateEmptyApplicationBuilder(new Microsoft.Extensions.Hosting.HostApplicationBuilderSettings());
+        builder.Services.AddRequestRateLimiter("api", breakIt);
+        using var host = builder.Build();
+
+        var act = () => host.StartAsync(TestContext.Current.CancellationToken);
+
+        (await act.Should().ThrowAsync<Microsoft.Extensions.Options.OptionsValidationException>()).Which.Failures
+            .Should().Equal($"RequestRateLimiterOptions 'api': {expected}");
     }
 
     [Theory]

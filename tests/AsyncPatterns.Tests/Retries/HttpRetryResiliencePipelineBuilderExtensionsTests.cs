@@ -118,7 +118,8 @@ public sealed class HttpRetryResiliencePipelineBuilderExtensionsTests
         var builder = new ResiliencePipelineBuilder<HttpResponseMessage>();
 
         builder.Invoking(b => b.AddHttpRetry(new RetryOptions { MaxDelay = TimeSpan.FromDays(2) }))
-            .Should().Throw<ArgumentOutOfRangeException>().Which.ParamName.Should().Be(nameof(RetryOptions.MaxDelay));
+            .Should().Throw<ArgumentException>().WithParameterName("options")
+            .WithMessage("RetryOptions.MaxDelay must be positive and at most one day (RetryOptions.MaxAllowedDelay), or null (was 2.00:00:00).*");
         FluentActions.Invoking(() => HttpRetryResiliencePipelineBuilderExtensions.AddHttpRetry(null!))
             .Should().Throw<ArgumentNullException>().Which.ParamName.Should().Be("builder");
     }

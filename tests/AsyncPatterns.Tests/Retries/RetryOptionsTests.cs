@@ -23,29 +23,43 @@ public sealed class RetryOptionsTests
 
     public static TheoryData<Action<RetryOptions>, string> InvalidValues => new()
     {
-        { o => o.MaxRetries = -1, nameof(RetryOptions.MaxRetries) },
-        { o => o.BaseDelay = TimeSpan.FromMilliseconds(-1), nameof(RetryOptions.BaseDelay) },
-        { o => o.BaseDelay = TimeSpan.FromDays(2), nameof(RetryOptions.BaseDelay) },
-        { o => o.MaxDelay = TimeSpan.Zero, nameof(RetryOptions.MaxDelay) },
-        { o => o.MaxDelay = TimeSpan.FromSeconds(-5), nameof(RetryOptions.MaxDelay) },
-        { o => o.MaxTotalDelay = TimeSpan.FromSeconds(-1), nameof(RetryOptions.MaxTotalDelay) },
-        { o => o.MaxTotalDelay = TimeSpan.Zero, nameof(RetryOptions.MaxTotalDelay) },
-        { o => o.BackoffType = (DelayBackoffType)42, nameof(RetryOptions.BackoffType) },
+        { o => o.MaxRetries = -1, "RetryOptions.MaxRetries must be zero or more (was -1)." },
+        { o => o.MaxRetries = int.MinValue, $"RetryOptions.MaxRetries must be zero or more (was {int.MinValue})." },
+        { o => o.BaseDelay = TimeSpan.FromMilliseconds(-1), "RetryOptions.BaseDelay must be between zero and one day (RetryOptions.MaxAllowedDelay) (was -00:00:00.0010000)." },
+        { o => o.BaseDelay = TimeSpan.FromDays(2), "RetryOptions.BaseDelay must be between zero and one day (RetryOptions.MaxAllowedDelay) (was 2.00:00:00)." },
+        { o => o.BaseDelay = RetryOptions.MaxAllowedDelay + TimeSpan.FromTicks(1), "RetryOptions.BaseDelay must be between zero and one day (RetryOptions.MaxAllowedDelay) (was 1.00:00:00.0000001)." },
+        { o => o.MaxDelay = TimeSpan.Zero, "RetryOptions.MaxDelay must be positive and at most one day (RetryOptions.MaxAllowedDelay), or null (was 00:00:00)." },
+        { o => o.MaxDelay = TimeSpan.FromSeconds(-5), "RetryOptions.MaxDelay must be positive and at most one day (RetryOptions.MaxAllowedDelay), or null (was -00:00:05)." },
+        { o => o.MaxDelay = TimeSpan.MaxValue, "RetryOptions.MaxDelay must be positive and at most one day (RetryOptions.MaxAllowedDelay), or null (was 10675199.02:48:05.4775807)." },
+        { o => o.MaxTotalDelay = TimeSpan.FromSeconds(-1), "RetryOptions.MaxTotalDelay must be positive or null (was -00:00:01)." },
+        { o => o.MaxTotalDelay = TimeSpan.Zero, "RetryOptions.MaxTotalDelay must be positive or null (was 00:00:00)." },
+        { o => o.BackoffType = (DelayBackoffType)42, "RetryOptions.BackoffType must be DelayBackoffType.Constant, DelayBackoffType.Linear or DelayBackoffType.Exponential (was 42)." },
     };
 
     [Theory]
     [MemberData(nameof(InvalidValues))]
-    public void CreatePipeline_InvalidValue_ThrowsArgumentOutOfRangeNamingTheProperty(Action<RetryOptions> configure, string property)
+    public void CreatePipeline_InvalidValue_ThrowsTheValidatorsMessageEverywhere(Action<RetryOptions> configure, string expected)
     {
         var options = new RetryOptions();
         configure(options);
 
         var build = () => options.CreatePipeline();
-        build.Should().Throw<ArgumentOutOfRangeException>().WithParameterName(property);
+        build.Should().Throw<ArgumentException>().WithMessage(expected).Which.ParamName.Should().BeNull("the options are the instance itself");
         var validate = options.Validate;
-        validate.Should().Throw<ArgumentOutOfRangeException>().WithParameterName(property);
+        validate.Should().Throw<ArgumentException>().WithMessage(expected);
         var http = () => HttpRetry.CreatePipeline(options);
-        http.Should().Throw<ArgumentOutOfRangeException>().WithParameterName(property);
+        http.Should().Throw<ArgumentException>().WithParameterName("options").WithMessage(expected + " (Parameter 'options')");
+        Action run = () => _ = Retry.ExecuteAsync(_ => Task.CompletedTask, options);
+        run.Should().Throw<ArgumentException>().WithParameterName("options").WithMessage(expected + " (Parameter 'options')");
+    }
+
+    [Fact]
+    public void Validate_SeveralRulesBroken_ListsEveryOne()
+    {
+        var options = new RetryOptions { MaxRetries = -1, MaxTotalDelay = TimeSpan.Zero };
+
+        options.Invoking(o => o.Validate()).Should().Throw<ArgumentException>().WithMessage(
+            "RetryOptions.MaxRetries must be zero or more (was -1). RetryOptions.MaxTotalDelay must be positive or null (was 00:00:00).");
     }
 
     [Fact]

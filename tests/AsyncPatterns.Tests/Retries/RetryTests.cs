@@ -351,7 +351,8 @@ public sealed partial class RetryTests
     {
         var options = new RetryOptions { MaxRetries = -1 };
         Action act = () => _ = Retry.ExecuteAsync(_ => Task.FromResult(1), options);
-        act.Should().Throw<ArgumentOutOfRangeException>().WithParameterName("MaxRetries");
+        act.Should().Throw<ArgumentException>().WithParameterName("options")
+            .WithMessage("RetryOptions.MaxRetries must be zero or more (was -1). (Parameter 'options')");
     }
 
     [Fact]

@@ -1,58 +1,44 @@
 using System.Threading.RateLimiting;
 using AsyncPatterns.Internal;
+using AsyncPatterns.Retries.Internal;
 using Microsoft.Extensions.DependencyInjection;
-using Microsoft.Extensions.Options;
 
 namespace AsyncPatterns.Http.Internal;
 
 /// <summary>
-/// Checks <see cref="AttemptPipelineOptions"/> when the host starts: the timeout's range, the retry options, and that
-/// a named limiter is registered. Messages name the client: <c>AttemptPipelineOptions.&lt;Property&gt; of client 'x' must be … (was …).</c>
+/// The rules of <see cref="AttemptPipelineOptions"/>, with the nested <see cref="AttemptPipelineOptions.Retry"/>, checked
+/// when the host starts; there, a <see cref="AttemptPipelineOptions.RateLimiterName"/> must also name a registered keyed
+/// <see cref="RateLimiter"/>. Messages read <c>AttemptPipelineOptions '&lt;client&gt;': AttemptPipelineOptions.&lt;Property&gt; must be … (was …).</c>
 /// </summary>
-internal sealed class AttemptPipelineOptionsValidator(IServiceProvider services) : IValidateOptions<AttemptPipelineOptions>
+internal sealed class AttemptPipelineOptionsValidator(IServiceProvider services) : OptionsValidator<AttemptPipelineOptions>
 {
-    public ValidateOptionsResult Validate(string? name, AttemptPipelineOptions options)
-    {
-        ArgumentNullException.ThrowIfNull(options);
-        var client = $"of client '{name}'";
-        var failures = new List<string>();
-        var timeout = options.AttemptTimeout;
-        if (timeout != Timeout.InfiniteTimeSpan && (timeout <= TimeSpan.Zero || timeout > TimerLimits.MaxDueTime))
-        {
-            failures.Add(
-                $"AttemptPipelineOptions.AttemptTimeout {client} must be positive and at most {TimerLimits.MaxDueTime}, or Timeout.InfiniteTimeSpan (was {timeout}).");
-        }
+    public override string TypeName => nameof(AttemptPipelineOptions);
 
+    public override void Collect(AttemptPipelineOptions options, string path, List<string> failures)
+    {
+        var timeout = options.AttemptTimeout;
+        Require(timeout == Timeout.InfiniteTimeSpan || (timeout > TimeSpan.Zero && timeout <= TimerLimits.MaxDueTime), failures, path,
+            nameof(AttemptPipelineOptions.AttemptTimeout), "positive and at most about 49.7 days (the longest timer), or Timeout.InfiniteTimeSpan", timeout);
         if (options.Retry is { } retry)
         {
-            try
-            {
-                retry.Validate();
-            }
-            catch (ArgumentOutOfRangeException exception)
-            {
-                failures.Add($"AttemptPipelineOptions.Retry.{exception.ParamName} {client} is invalid (was {exception.ActualValue}): {FirstLine(exception.Message)}");
-            }
+            RetryOptionsValidator.Instance.Collect(retry, $"{path}.{nameof(AttemptPipelineOptions.Retry)}", failures);
         }
 
-        if (options.RateLimiter is not null && options.RateLimiterName is not null)
-        {
-            failures.Add($"AttemptPipelineOptions.RateLimiter and RateLimiterName {client} must not both be set (was '{options.RateLimiterName}' and an instance): set one or the other.");
-        }
-        else if (options.RateLimiterName is { } limiterName
+        Require(options.RateLimiter is null || options.RateLimiterName is null, failures, path, nameof(AttemptPipelineOptions.RateLimiterName),
+            $"null when {nameof(AttemptPipelineOptions.RateLimiter)} is set (set one or the other)", $"'{options.RateLimiterName}'");
+    }
+
+    protected override void CollectAtStart(AttemptPipelineOptions options, string path, List<string> failures)
+    {
+        Collect(options, path, failures);
+        if (options.RateLimiter is null
+            && options.RateLimiterName is { } limiterName
             && services.GetService<IServiceProviderIsKeyedService>() is { } keyed
             && !keyed.IsKeyedService(typeof(RateLimiter), limiterName))
         {
-            failures.Add(
-                $"AttemptPipelineOptions.RateLimiterName {client} must name a registered keyed RateLimiter (was '{limiterName}'): register it with services.AddRequestRateLimiter(\"{limiterName}\", ...) or fix the name.");
+            Require(false, failures, path, nameof(AttemptPipelineOptions.RateLimiterName),
+                $"the name of a registered keyed RateLimiter (register it with services.AddRequestRateLimiter(\"{limiterName}\", ...) or fix the name)",
+                $"'{limiterName}'");
         }
-
-        return failures.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(failures);
-    }
-
-    private static string FirstLine(string message)
-    {
-        var end = message.IndexOf(" (Parameter", StringComparison.Ordinal);
-        return (end < 0 ? message : message[..end]).Split('\n')[0].Trim();
     }
 }
