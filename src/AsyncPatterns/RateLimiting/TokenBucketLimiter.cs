@@ -34,12 +34,12 @@ public sealed class TokenBucketLimiter : ReplenishingRateLimiter
 
     /// <summary>Initializes a new instance of the <see cref="TokenBucketLimiter"/> class.</summary>
     /// <param name="options">The options; validated and copied here.</param>
-    /// <exception cref="ArgumentNullException"><paramref name="options"/> or its <see cref="TokenBucketLimiterOptions.TimeProvider"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentOutOfRangeException">An option is out of range; the exception names it.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="options"/> break a rule of <see cref="TokenBucketLimiterOptions"/>; the message lists each one.</exception>
     public TokenBucketLimiter(TokenBucketLimiterOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
-        options.Validate();
+        TokenBucketLimiterOptionsValidator.Instance.ThrowIfInvalid(options, nameof(options));
         _replenishmentPeriod = options.ReplenishmentPeriod;
         _core = new LimiterCore(
             this,

@@ -35,21 +35,4 @@ public sealed class TokenBucketLimiterOptions
     /// <summary>Gets or sets the clock the bucket refills from and whose timers wake queued waiters.</summary>
     /// <value>The default is <see cref="TimeProvider.System"/>.</value>
     public TimeProvider TimeProvider { get; set; } = TimeProvider.System;
-
-    internal void Validate()
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(TokenLimit, 1, nameof(TokenLimit));
-        ArgumentOutOfRangeException.ThrowIfLessThan(TokensPerPeriod, 1, nameof(TokensPerPeriod));
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ReplenishmentPeriod, TimeSpan.Zero, nameof(ReplenishmentPeriod));
-        ArgumentOutOfRangeException.ThrowIfNegative(QueueLimit, nameof(QueueLimit));
-        if (QueueProcessingOrder is not (QueueProcessingOrder.OldestFirst or QueueProcessingOrder.NewestFirst))
-        {
-            throw new ArgumentOutOfRangeException(nameof(QueueProcessingOrder), QueueProcessingOrder, "Unknown queue processing order.");
-        }
-
-        if (TimeProvider is null)
-        {
-            throw new ArgumentNullException(nameof(TimeProvider));
-        }
-    }
 }

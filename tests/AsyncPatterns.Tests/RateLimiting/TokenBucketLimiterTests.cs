@@ -210,23 +210,37 @@ public sealed class TokenBucketLimiterTests
 
     public static TheoryData<Action<TokenBucketLimiterOptions>, string> BadOptions => new()
     {
-        { o => o.TokenLimit = 0, nameof(TokenBucketLimiterOptions.TokenLimit) },
-        { o => o.TokensPerPeriod = 0, nameof(TokenBucketLimiterOptions.TokensPerPeriod) },
-        { o => o.ReplenishmentPeriod = TimeSpan.Zero, nameof(TokenBucketLimiterOptions.ReplenishmentPeriod) },
-        { o => o.ReplenishmentPeriod = TimeSpan.FromSeconds(-1), nameof(TokenBucketLimiterOptions.ReplenishmentPeriod) },
-        { o => o.QueueLimit = -1, nameof(TokenBucketLimiterOptions.QueueLimit) },
-        { o => o.QueueProcessingOrder = (QueueProcessingOrder)7, nameof(TokenBucketLimiterOptions.QueueProcessingOrder) },
-        { o => o.TimeProvider = null!, nameof(TokenBucketLimiterOptions.TimeProvider) },
+        { o => o.TokenLimit = 0, "TokenBucketLimiterOptions.TokenLimit must be at least 1 (was 0)." },
+        { o => o.TokenLimit = int.MinValue, $"TokenBucketLimiterOptions.TokenLimit must be at least 1 (was {int.MinValue})." },
+        { o => o.TokensPerPeriod = 0, "TokenBucketLimiterOptions.TokensPerPeriod must be at least 1 (was 0)." },
+        { o => o.TokensPerPeriod = -1, "TokenBucketLimiterOptions.TokensPerPeriod must be at least 1 (was -1)." },
+        { o => o.ReplenishmentPeriod = TimeSpan.Zero, "TokenBucketLimiterOptions.ReplenishmentPeriod must be positive (was 00:00:00)." },
+        { o => o.ReplenishmentPeriod = TimeSpan.FromSeconds(-1), "TokenBucketLimiterOptions.ReplenishmentPeriod must be positive (was -00:00:01)." },
+        { o => o.ReplenishmentPeriod = TimeSpan.MinValue, "TokenBucketLimiterOptions.ReplenishmentPeriod must be positive (was -10675199.02:48:05.4775808)." },
+        { o => o.QueueLimit = -1, "TokenBucketLimiterOptions.QueueLimit must be zero or more (was -1)." },
+        { o => o.QueueProcessingOrder = (QueueProcessingOrder)7, "TokenBucketLimiterOptions.QueueProcessingOrder must be QueueProcessingOrder.OldestFirst or QueueProcessingOrder.NewestFirst (was 7)." },
+        { o => o.TimeProvider = null!, "TokenBucketLimiterOptions.TimeProvider must be set (was null)." },
     };
 
     [Theory]
     [MemberData(nameof(BadOptions))]
-    public void Constructor_InvalidOption_ThrowsNamingIt(Action<TokenBucketLimiterOptions> breakIt, string name)
+    public void Constructor_InvalidOption_ThrowsNamingOptionsWithTheRulesMessage(Action<TokenBucketLimiterOptions> breakIt, string expected)
     {
         var options = new TokenBucketLimiterOptions();
         breakIt(options);
 
-        FluentActions.Invoking(() => new TokenBucketLimiter(options)).Should().Throw<ArgumentException>().Which.ParamName.Should().Be(name);
+        FluentActions.Invoking(() => new TokenBucketLimiter(options)).Should().Throw<ArgumentException>()
+            .WithParameterName("options").WithMessage(expected + " (Parameter 'options')");
+    }
+
+    [Fact]
+    public void Constructor_SeveralBrokenRules_ListsEveryOneInOneMessage()
+    {
+        var options = new TokenBucketLimiterOptions { TokenLimit = 0, QueueLimit = -5 };
+
+        FluentActions.Invoking(() => new TokenBucketLimiter(options)).Should().Throw<ArgumentException>()
+            .WithParameterName("options")
+            .WithMessage("TokenBucketLimiterOptions.TokenLimit must be at least 1 (was 0). TokenBucketLimiterOptions.QueueLimit must be zero or more (was -5). (Parameter 'options')");
     }
 
     [Fact]
