@@ -16,9 +16,10 @@ namespace AsyncPatterns.Benchmarks;
 /// 256 acquire + release loops in flight against the same key for a fixed time, with limits that never bind. Each child
 /// warms up for half a second, says READY, and starts on GO (all at once). The parent prints the total grants per
 /// second (the sum of each child's grants over its own elapsed time), the round trips per grant (the operations each
-/// child's multiplexer sent, heartbeats included, from <c>GetCounters()</c>) and the server's commands per grant (the
-/// delta of <c>INFO commandstats</c>, which also counts the commands a script runs, so it is the server's work, not
-/// round trips; other clients of the same Redis add to it).
+/// child's multiplexer sent, heartbeats included, from <c>GetCounters()</c>), the CPU time per grant of the children
+/// and of the Redis server (<c>INFO cpu</c>), and the server's commands per grant (the delta of <c>INFO commandstats</c>,
+/// which also counts the commands a script runs, so it is the server's work, not round trips). Other clients of the
+/// same Redis add to the server's figures: use a Redis of its own for them.
 /// </summary>
 /// <remarks>
 /// <c>dotnet run -c Release --project tests/AsyncPatterns.Benchmarks -- throughput [seconds per case] [max processes]</c>
@@ -46,8 +47,8 @@ internal static class Throughput
         var run = Guid.NewGuid().ToString("N");
 
         Console.WriteLine($"{InFlight} in flight per process, {seconds.ToString(CultureInfo.InvariantCulture)} s per case, limits that never bind");
-        Console.WriteLine("| limiter | processes | grants/s (all processes) | round trips per grant | server commands per grant |");
-        Console.WriteLine("|---|---|---|---|---|");
+        Console.WriteLine("| limiter | processes | grants/s (all processes) | round trips per grant | client CPU µs per grant | Redis CPU µs per grant | Redis commands per grant |");
+        Console.WriteLine("|---|---|---|---|---|---|---|");
         foreach (var kind in s_kinds)
         {
             for (var n = 1; n <= maxProcesses; n++)
@@ -59,18 +60,18 @@ internal static class Throughput
                     return 1;
                 }
 
-                var (grantsPerSecond, roundTrips, commands, grants) = result.Value;
+                var (grantsPerSecond, roundTrips, clientCpuUs, redisCpuUs, commands, grants) = result.Value;
                 var top = string.Join(", ", commands.OrderByDescending(c => c.Value).Take(4)
                     .Select(c => string.Create(CultureInfo.InvariantCulture, $"{c.Key} {c.Value / (double)grants:0.00}")));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"| {Describe(kind)} | {n} | {grantsPerSecond:N0} | {roundTrips / (double)grants:0.00} | {commands.Values.Sum() / (double)grants:0.00} ({top}) |"));
+                    $"| {Describe(kind)} | {n} | {grantsPerSecond:N0} | {roundTrips / (double)grants:0.00} | {clientCpuUs / (double)grants:0.0} | {redisCpuUs / grants:0.0} | {commands.Values.Sum() / (double)grants:0.00} ({top}) |"));
             }
         }
 
         return 0;
     }
 
-    /// <summary>One child: <c>throughput-worker &lt;kind&gt; &lt;key&gt; &lt;seconds&gt;</c>; prints READY, waits for GO, prints DONE grants operations seconds.</summary>
+    /// <summary>One child: <c>throughput-worker &lt;kind&gt; &lt;key&gt; &lt;seconds&gt;</c>; prints READY, waits for GO, prints DONE grants operations seconds cpu-µs.</summary>
     public static async Task<int> WorkerAsync(string[] args)
     {
         var endpoint = Environment.GetEnvironmentVariable("ASYNCPATTERNS_REDIS")!;
@@ -87,12 +88,16 @@ internal static class Throughput
             return 1;
         }
 
+        using var self = Process.GetCurrentProcess();
+        var cpu = self.TotalProcessorTime;
         var operations = Operations(multiplexer);
         var clock = Stopwatch.StartNew();
         var grants = await DriveAsync(limiter, TimeSpan.FromSeconds(seconds));
         var elapsed = clock.Elapsed.TotalSeconds;
         operations = Operations(multiplexer) - operations;
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"DONE {grants} {operations} {elapsed:R}"));
+        self.Refresh();
+        var cpuUs = (self.TotalProcessorTime - cpu).Ticks / 10;
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"DONE {grants} {operations} {elapsed:R} {cpuUs}"));
         return 0;
     }
 
@@ -166,7 +171,7 @@ internal static class Throughput
         return (await Task.WhenAll(loops)).Sum();
     }
 
-    private static async Task<(double GrantsPerSecond, long RoundTrips, Dictionary<string, long> Commands, long Grants)?> RunCaseAsync(
+    private static async Task<(double GrantsPerSecond, long RoundTrips, long ClientCpuUs, double RedisCpuUs, Dictionary<string, long> Commands, long Grants)?> RunCaseAsync(
         IServer server, string endpoint, string kind, string key, int processes, double seconds)
     {
         var children = new List<Process>();
@@ -188,6 +193,7 @@ internal static class Throughput
             }
 
             var before = await CommandStatsAsync(server);
+            var cpuBefore = await RedisCpuSecondsAsync(server);
             foreach (var child in children)
             {
                 await child.StandardInput.WriteLineAsync("GO");
@@ -197,11 +203,12 @@ internal static class Throughput
             double grantsPerSecond = 0;
             long grants = 0;
             long roundTrips = 0;
+            long clientCpuUs = 0;
             foreach (var child in children)
             {
                 var line = await child.StandardOutput.ReadLineAsync(limit.Token);
                 var parts = line?.Split(' ');
-                if (parts is not { Length: 4 } || parts[0] != "DONE")
+                if (parts is not { Length: 5 } || parts[0] != "DONE")
                 {
                     Console.Error.WriteLine($"A {kind} worker failed: {line} {await child.StandardError.ReadToEndAsync(limit.Token)}");
                     return null;
@@ -210,9 +217,11 @@ internal static class Throughput
                 var childGrants = long.Parse(parts[1], CultureInfo.InvariantCulture);
                 grants += childGrants;
                 roundTrips += long.Parse(parts[2], CultureInfo.InvariantCulture);
+                clientCpuUs += long.Parse(parts[4], CultureInfo.InvariantCulture);
                 grantsPerSecond += childGrants / double.Parse(parts[3], CultureInfo.InvariantCulture);
             }
 
+            var redisCpuUs = (await RedisCpuSecondsAsync(server) - cpuBefore) * 1e6;
             var after = await CommandStatsAsync(server);
             var commands = after
                 .Select(c => (c.Key, Value: c.Value - before.GetValueOrDefault(c.Key)))
@@ -223,7 +232,7 @@ internal static class Throughput
                 await child.WaitForExitAsync(limit.Token);
             }
 
-            return (grantsPerSecond, roundTrips, commands, grants);
+            return (grantsPerSecond, roundTrips, clientCpuUs, redisCpuUs, commands, grants);
         }
         finally
         {
@@ -260,6 +269,24 @@ internal static class Throughput
         start.ArgumentList.Add(seconds.ToString(CultureInfo.InvariantCulture));
         start.Environment["ASYNCPATTERNS_REDIS"] = endpoint;
         return Process.Start(start) ?? throw new InvalidOperationException($"Could not start {path}.");
+    }
+
+    /// <summary>The Redis server's CPU time so far (<c>used_cpu_user</c> + <c>used_cpu_sys</c> of <c>INFO cpu</c>), in seconds.</summary>
+    private static async Task<double> RedisCpuSecondsAsync(IServer server)
+    {
+        double seconds = 0;
+        foreach (var group in await server.InfoAsync("cpu"))
+        {
+            foreach (var entry in group)
+            {
+                if (entry.Key is "used_cpu_user" or "used_cpu_sys")
+                {
+                    seconds += double.Parse(entry.Value, CultureInfo.InvariantCulture);
+                }
+            }
+        }
+
+        return seconds;
     }
 
     /// <summary>Calls per command from <c>INFO commandstats</c> (<c>cmdstat_evalsha:calls=12,…</c>).</summary>
