@@ -73,6 +73,7 @@ internal sealed class RedisLimiterCore : IDisposable
     private int _toCharge;
     private long _releaseVersion;
     private TaskCompletionSource _releaseSignal = NewSignal();
+    private bool _releaseSignalTaken;        // a waiter holds _releaseSignal's task: the next release completes and replaces it
     private long _available;
     private long _serverOffsetUs;
     private bool _haveOffset;
@@ -569,6 +570,7 @@ internal sealed class RedisLimiterCore : IDisposable
             }
 
             signal = _releaseSignal.Task;
+            _releaseSignalTaken = true;
         }
 
         // Without a release message, the earliest held lease expires (is reclaimed) then.
@@ -947,8 +949,15 @@ internal sealed class RedisLimiterCore : IDisposable
         lock (_lock)
         {
             _releaseVersion++;
+            if (!_releaseSignalTaken)
+            {
+                // No one waits for this signal: keep it for the next waiter (the version tells a pump that was in flight).
+                return;
+            }
+
             signal = _releaseSignal;
             _releaseSignal = NewSignal();
+            _releaseSignalTaken = false;
         }
 
         signal.TrySetResult();
