@@ -1264,7 +1264,7 @@ internal sealed class RedisLimiterCore : IDisposable
         {
             var values = (RedisResult[])result!;
             return new Reply(
-                (long)values[0], (long)values[1], (long)values[2], (long)values[3], (long)values[4], (long)values[5], (long)values[6]);
+                (long)values[0], (long)values[1], (long)values[2], (long)values[3], (long)values[4], (long)values[5], values.Length > 6 ? (long)values[6] : 0);
         }
     }
 

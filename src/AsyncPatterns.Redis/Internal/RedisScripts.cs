@@ -62,7 +62,7 @@ internal static class RedisScripts
     /// the leases this process released since its last call, as pairs (see <see cref="ReleaseLeases"/>): they are
     /// given back first, so a release rides on the next acquire instead of costing a call of its own.
     /// Returns {status, now, retry µs, permits held, whole tokens available (-1: no rate limit), earliest lease expiry µs,
-    /// leases released}.
+    /// leases released (left out when none, so a reply without releases costs no seventh value)}.
     /// The TAT key expires a minute after the TAT has passed (a TAT in the past means a full bucket, so the key only
     /// costs memory until then; the minute keeps it right when the time is passed in and runs slower than the server's).
     /// GCRA: a request for n permits is allowed when max(TAT, now) + n × interval − now ≤ burst × interval (+1 µs of
@@ -84,7 +84,8 @@ internal static class RedisScripts
         end
         local deadline = tonumber(ARGV[8])
         if deadline > 0 and now > deadline then
-          return {3, now, 0, 0, 0, 0, released}
+          if released > 0 then return {3, now, 0, 0, 0, 0, released} end
+          return {3, now, 0, 0, 0, 0}
         end
         local need = n
         if need < 1 then need = 1 end
@@ -153,7 +154,8 @@ internal static class RedisScripts
         if interval > 0 then
           tokens = math.floor((tau - (tat - now)) / interval + 1e-9)
         end
-        return {status, now, retry, held, tokens, earliest, released}
+        if released > 0 then return {status, now, retry, held, tokens, earliest, released} end
+        return {status, now, retry, held, tokens, earliest}
         """;
 
     /// <summary>
