@@ -13,6 +13,18 @@ if (args.Length > 0 && args[0] == "window-bound")
     return await WindowBound.MainAsync(args);
 }
 
+// Total grants per second and round trips per grant from 1, 2 and 3 processes sharing one key (ASYNCPATTERNS_REDIS set):
+//   dotnet run -c Release --project tests/AsyncPatterns.Benchmarks -- throughput 3 3
+if (args.Length > 0 && args[0] == "throughput")
+{
+    return await Throughput.MainAsync(args);
+}
+
+if (args.Length > 0 && args[0] == "throughput-worker")
+{
+    return await Throughput.WorkerAsync(args);
+}
+
 if (args.Length > 0 && args[0] == "fetch-cost")
 {
     return await FetchCost.MainAsync(args);

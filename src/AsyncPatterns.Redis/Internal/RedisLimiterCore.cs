@@ -19,10 +19,18 @@ namespace AsyncPatterns.Redis.Internal;
 /// Invariants, under <see cref="_lock"/>: the permit count of <see cref="_queue"/> is the sum of the counts of the queued waiters;
 /// <see cref="_pumping"/> is true while a pump task runs, and a pump runs whenever the queue is not empty (it is started
 /// by the first waiter and exits only when it finds the queue empty or the limiter closed); a waiter leaves the queue
-/// exactly once (granted, cancelled, failed, evicted or closed), and only the code that removes it completes it.
+/// exactly once (granted, cancelled, failed, evicted or closed), and only the code that removes it completes it;
+/// <see cref="_releasing"/> is true while a release loop runs, and one runs whenever <see cref="_releases"/> is not
+/// empty (a lease leaves <see cref="_held"/> once and is then queued there until one release call takes it).
 /// </remarks>
 internal sealed class RedisLimiterCore : IDisposable
 {
+    /// <summary>The most leases one release call gives back (two script arguments each).</summary>
+    private const int MaxReleaseBatch = 256;
+
+    /// <summary>The arguments of <see cref="RedisScripts.Acquire"/> before the releases it carries.</summary>
+    private const int AcquireArgumentCount = 9;
+
     private readonly Lock _lock = new();
     private readonly RateLimiter _owner;
     private readonly IConnectionMultiplexer _multiplexer;
@@ -54,6 +62,7 @@ internal sealed class RedisLimiterCore : IDisposable
     private readonly KeyValuePair<string, object?> _keyTag;
 
     private readonly HashSet<RedisLease> _held = [];
+    private readonly List<RedisLease> _releases = [];
     private readonly WaiterQueue<Waiter> _queue = new();
     private bool _pumping;
     private bool _closed;
@@ -64,10 +73,13 @@ internal sealed class RedisLimiterCore : IDisposable
     private int _toCharge;
     private long _releaseVersion;
     private TaskCompletionSource _releaseSignal = NewSignal();
+    private bool _releaseSignalTaken;        // a waiter holds _releaseSignal's task: the next release completes and replaces it
     private long _available;
     private long _serverOffsetUs;
     private bool _haveOffset;
     private bool _renewing;
+    private bool _releasing;
+    private int _queuedReleases;              // _releases.Count, for a read without the lock
     private int _background;
     private TaskCompletionSource? _drained;
     private long _successful;
@@ -180,16 +192,19 @@ internal sealed class RedisLimiterCore : IDisposable
 
         var member = NewMember(permitCount);
         Reply reply;
+        RedisValue[]? arguments = null;
         try
         {
             CountRoundTrip("acquire");
-            var result = _database.ScriptEvaluate(RedisScripts.Acquire, _keys, AcquireArguments(permitCount, member, TakeCharge()));
+            arguments = AcquireArguments(permitCount, member, TakeCharge());
+            var result = _database.ScriptEvaluate(RedisScripts.Acquire, _keys, arguments);
             reply = OnReply(Reply.Parse(result), permitCount);
         }
 #pragma warning disable CA1031 // Every failure of Redis is a fault the policy handles.
         catch (Exception ex)
 #pragma warning restore CA1031
         {
+            RequeueReleases(arguments);
             return AttemptOnFault(permitCount, EnterFault(ex));
         }
 
@@ -222,9 +237,15 @@ internal sealed class RedisLimiterCore : IDisposable
         return AcquireFirstAsync(permitCount, cancellationToken);
     }
 
-    /// <summary>Gives back a lease's concurrency permits: one script call, which publishes the release to every process.</summary>
+    /// <summary>
+    /// Gives back a lease's concurrency permits: sent at once when no release call is in flight, else queued, to ride on
+    /// this process's next acquire call (given back before it is decided, so a release is never seen after an acquire
+    /// that followed it) or to go with every other release that comes meanwhile in the one release call that follows
+    /// (<see cref="ReleaseLoopAsync"/>).
+    /// </summary>
     public void Release(RedisLease lease)
     {
+        bool start;
         lock (_lock)
         {
             if (!_held.Remove(lease))
@@ -236,9 +257,14 @@ internal sealed class RedisLimiterCore : IDisposable
             {
                 _idleSince = _time.GetTimestamp();
             }
+
+            start = EnqueueRelease(lease);
         }
 
-        Track(ReleaseAsync(lease));
+        if (start)
+        {
+            Track(ReleaseLoopAsync());
+        }
     }
 
     /// <summary>Fails the waiters with <see cref="ObjectDisposedException"/>, stops the pump and the renewals. Held leases can still be released.</summary>
@@ -544,6 +570,7 @@ internal sealed class RedisLimiterCore : IDisposable
             }
 
             signal = _releaseSignal.Task;
+            _releaseSignalTaken = true;
         }
 
         // Without a release message, the earliest held lease expires (is reclaimed) then.
@@ -579,7 +606,19 @@ internal sealed class RedisLimiterCore : IDisposable
     {
         var charge = TakeCharge();
         CountRoundTrip("acquire");
-        var call = _database.ScriptEvaluateAsync(RedisScripts.Acquire, _keys, AcquireArguments(permitCount, member, charge));
+        var arguments = AcquireArguments(permitCount, member, charge);
+        Task<RedisResult> call;
+        try
+        {
+            call = _database.ScriptEvaluateAsync(RedisScripts.Acquire, _keys, arguments);
+        }
+        catch
+        {
+            RestoreCharge(charge);
+            RequeueReleases(arguments);
+            throw;
+        }
+
         RedisResult result;
         try
         {
@@ -587,14 +626,17 @@ internal sealed class RedisLimiterCore : IDisposable
         }
         catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
         {
-            // The call may still run on the server: give back what it grants, and observe its fault.
+            // The call may still run on the server: give back what it grants, and observe its fault. The releases it
+            // carried are sent again (a second release of a lease frees nothing more).
             Track(ObserveLateAsync(call, permitCount, member));
             RestoreCharge(charge);
+            RequeueReleases(arguments);
             throw;
         }
         catch
         {
             RestoreCharge(charge);
+            RequeueReleases(arguments);
             throw;
         }
 
@@ -611,7 +653,71 @@ internal sealed class RedisLimiterCore : IDisposable
             deadline = MonotonicUs() + Volatile.Read(ref _serverOffsetUs) + (_operationTimeout.Ticks / 10);
         }
 
-        return [permitCount, _intervalUs, _burst, _maxConcurrency, member, _leaseUs, nowUs, deadline, charge];
+        if (_maxConcurrency == 0 || Volatile.Read(ref _queuedReleases) == 0)
+        {
+            // No release to carry (the common case of a rate limit), without the lock: one queued concurrently goes
+            // with the next call or the release loop.
+            return [permitCount, _intervalUs, _burst, _maxConcurrency, member, _leaseUs, nowUs, deadline, charge];
+        }
+
+        lock (_lock)
+        {
+            var count = Math.Min(_releases.Count, MaxReleaseBatch);
+            var arguments = new RedisValue[AcquireArgumentCount + (count == 0 ? 0 : 1 + (2 * count))];
+            arguments[0] = permitCount;
+            arguments[1] = _intervalUs;
+            arguments[2] = _burst;
+            arguments[3] = _maxConcurrency;
+            arguments[4] = member;
+            arguments[5] = _leaseUs;
+            arguments[6] = nowUs;
+            arguments[7] = deadline;
+            arguments[8] = charge;
+            if (count > 0)
+            {
+                arguments[AcquireArgumentCount] = _channelName;
+                TakeReleases(arguments, AcquireArgumentCount + 1, count);
+            }
+
+            return arguments;
+        }
+    }
+
+    /// <summary>Moves the first <paramref name="count"/> queued releases into the arguments at <paramref name="start"/> (member, count pairs). Under the lock.</summary>
+    private void TakeReleases(RedisValue[] arguments, int start, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            arguments[start + (2 * i)] = _releases[i].Member;
+            arguments[start + (2 * i) + 1] = _releases[i].Count;
+        }
+
+        _releases.RemoveRange(0, count);
+        _queuedReleases = _releases.Count;
+        AssertInvariants();
+    }
+
+    /// <summary>Queues again the releases a failed acquire call carried, for the release loop.</summary>
+    private void RequeueReleases(RedisValue[]? arguments)
+    {
+        if (arguments is null || arguments.Length <= AcquireArgumentCount)
+        {
+            return;
+        }
+
+        var start = false;
+        lock (_lock)
+        {
+            for (var i = AcquireArgumentCount + 1; i + 1 < arguments.Length; i += 2)
+            {
+                start |= EnqueueRelease(new RedisLease(this, (string)arguments[i]!, (int)arguments[i + 1]));
+            }
+        }
+
+        if (start)
+        {
+            Track(ReleaseLoopAsync());
+        }
     }
 
     private async Task ObserveLateAsync(Task<RedisResult> call, int permitCount, string member)
@@ -621,7 +727,16 @@ internal sealed class RedisLimiterCore : IDisposable
             var reply = Reply.Parse(await call.ConfigureAwait(false));
             if (reply.Status == RedisScripts.Granted && permitCount > 0 && _maxConcurrency > 0)
             {
-                Track(ReleaseAsync(new RedisLease(this, member, permitCount)));
+                bool start;
+                lock (_lock)
+                {
+                    start = EnqueueRelease(new RedisLease(this, member, permitCount));
+                }
+
+                if (start)
+                {
+                    Track(ReleaseLoopAsync());
+                }
             }
         }
 #pragma warning disable CA1031 // A late failure was already handled as a timeout.
@@ -666,19 +781,66 @@ internal sealed class RedisLimiterCore : IDisposable
             RedisRateLimiterLog.Recovered(_logger, _key);
         }
 
+        if (reply.Released > 0)
+        {
+            SignalRelease();
+        }
+
         return reply;
     }
 
-    private async Task ReleaseAsync(RedisLease lease)
+    /// <summary>Queues a lease for the release loop; true when the caller must start the loop (none runs). Under the lock.</summary>
+    private bool EnqueueRelease(RedisLease lease)
+    {
+        _releases.Add(lease);
+        _queuedReleases = _releases.Count;
+        var start = !_releasing;
+        _releasing = true;
+        AssertInvariants();
+        return start;
+    }
+
+    /// <summary>
+    /// Sends the queued releases, at most <see cref="MaxReleaseBatch"/> per script call and one call at a time, until
+    /// none is left (an acquire call may take them first): under load the releases that come while a call is in flight
+    /// share the next call, so a grant costs less than two round trips; alone, a release is sent at once as before. A lease waiting here is no longer renewed;
+    /// its permits are only held a little longer (never fewer than the truth), and Redis reclaims them after the lease
+    /// time if the call fails.
+    /// </summary>
+    private async Task ReleaseLoopAsync()
+    {
+        while (true)
+        {
+            RedisValue[] arguments;
+            lock (_lock)
+            {
+                if (_releases.Count == 0)
+                {
+                    _releasing = false;
+                    AssertInvariants();
+                    return;
+                }
+
+                var count = Math.Min(_releases.Count, MaxReleaseBatch);
+                arguments = new RedisValue[1 + (2 * count)];
+                arguments[0] = _channelName;
+                TakeReleases(arguments, 1, count);
+            }
+
+            await ReleaseAsync(arguments).ConfigureAwait(false);
+        }
+    }
+
+    private async Task ReleaseAsync(RedisValue[] arguments)
     {
         try
         {
             CountRoundTrip("release");
             var result = await _database
-                .ScriptEvaluateAsync(RedisScripts.Release, _keys, [lease.Member, lease.Count, _channelName])
+                .ScriptEvaluateAsync(RedisScripts.Release, _keys, arguments)
                 .WaitAsync(_operationTimeout, _time)
                 .ConfigureAwait(false);
-            if ((long)result == 1)
+            if ((long)result > 0)
             {
                 SignalRelease();
             }
@@ -787,8 +949,15 @@ internal sealed class RedisLimiterCore : IDisposable
         lock (_lock)
         {
             _releaseVersion++;
+            if (!_releaseSignalTaken)
+            {
+                // No one waits for this signal: keep it for the next waiter (the version tells a pump that was in flight).
+                return;
+            }
+
             signal = _releaseSignal;
             _releaseSignal = NewSignal();
+            _releaseSignalTaken = false;
         }
 
         signal.TrySetResult();
@@ -1085,15 +1254,17 @@ internal sealed class RedisLimiterCore : IDisposable
     {
         Debug.Assert(_queue.IsConsistent(), "Every queued waiter is marked queued, and the queued permits are the sum of their counts.");
         Debug.Assert(_queue.IsEmpty || _pumping || _closed, "A pump runs whenever the queue is not empty.");
+        Debug.Assert(_releases.Count == 0 || _releasing, "A release loop runs whenever a release is queued.");
     }
 
     /// <summary>One parsed reply of <see cref="RedisScripts.Acquire"/>.</summary>
-    private readonly record struct Reply(long Status, long NowUs, long RetryUs, long Held, long Tokens, long EarliestUs)
+    private readonly record struct Reply(long Status, long NowUs, long RetryUs, long Held, long Tokens, long EarliestUs, long Released)
     {
         public static Reply Parse(RedisResult result)
         {
             var values = (RedisResult[])result!;
-            return new Reply((long)values[0], (long)values[1], (long)values[2], (long)values[3], (long)values[4], (long)values[5]);
+            return new Reply(
+                (long)values[0], (long)values[1], (long)values[2], (long)values[3], (long)values[4], (long)values[5], values.Length > 6 ? (long)values[6] : 0);
         }
     }
 

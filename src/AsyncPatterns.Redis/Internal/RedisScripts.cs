@@ -22,16 +22,57 @@ internal static class RedisScripts
     public const long Stale = 3;
 
     /// <summary>
+    /// Gives back the leases of ARGV[first], ARGV[first + 1], … (pairs of lease member <c>count:id</c> and count) and
+    /// sets <c>released</c> to how many of them were held (the others had been reclaimed). Removing a member that is
+    /// gone does nothing, so a release sent twice (a call retried after a timeout) frees its permits once. The release
+    /// is published on <c>channel</c> only while KEYS[4] marks a recent denial: with no one denied, no one waits, and a
+    /// release costs no message to every subscribed process. A denied waiter asks again no later than the earliest
+    /// lease expiry (within one lease time), which renews the mark (it lasts two lease times), so no waiter misses a
+    /// release it waits for.
+    /// </summary>
+    private const string ReleaseLeases = """
+        local released = 0
+        if #ARGV >= first then
+          local freed = 0
+          for i = first, #ARGV, 2 do
+            if redis.call('ZREM', KEYS[2], ARGV[i]) == 1 then
+              released = released + 1
+              freed = freed + tonumber(ARGV[i + 1])
+            end
+          end
+          if released > 0 then
+            if redis.call('ZCARD', KEYS[2]) == 0 then
+              redis.call('DEL', KEYS[3])
+            else
+              local left = redis.call('DECRBY', KEYS[3], freed)
+              if left < 0 then redis.call('SET', KEYS[3], 0, 'KEEPTTL') end
+            end
+            if redis.call('EXISTS', KEYS[4]) == 1 then
+              redis.call('PUBLISH', channel, '1')
+            end
+          end
+        end
+
+        """;
+
+    /// <summary>
     /// ARGV: 1 permits, 2 emission interval (µs per permit; 0: no rate limit), 3 burst, 4 max concurrency (0: none),
     /// 5 lease member (<c>count:id</c>), 6 lease time µs, 7 now µs (negative: the server's TIME), 8 deadline µs (0: none),
-    /// 9 permits granted elsewhere to charge first (after a failover to a local limiter).
-    /// Returns {status, now, retry µs, permits held, whole tokens available (-1: no rate limit), earliest lease expiry µs}.
+    /// 9 permits granted elsewhere to charge first (after a failover to a local limiter), 10 the release channel, then
+    /// the leases this process released since its last call, as pairs (see <see cref="ReleaseLeases"/>): they are
+    /// given back first, so a release rides on the next acquire instead of costing a call of its own.
+    /// Returns {status, now, retry µs, permits held, whole tokens available (-1: no rate limit), earliest lease expiry µs,
+    /// leases released (left out when none, so a reply without releases costs no seventh value)}.
     /// The TAT key expires a minute after the TAT has passed (a TAT in the past means a full bucket, so the key only
     /// costs memory until then; the minute keeps it right when the time is passed in and runs slower than the server's).
     /// GCRA: a request for n permits is allowed when max(TAT, now) + n × interval − now ≤ burst × interval (+1 µs of
     /// rounding tolerance); that is exactly a token bucket of capacity burst refilled at 1 / interval.
     /// </summary>
     public const string Acquire = """
+        local first = 11
+        local channel = ARGV[10]
+
+        """ + ReleaseLeases + """
         local n = tonumber(ARGV[1])
         local interval = tonumber(ARGV[2])
         local burst = tonumber(ARGV[3])
@@ -43,6 +84,7 @@ internal static class RedisScripts
         end
         local deadline = tonumber(ARGV[8])
         if deadline > 0 and now > deadline then
+          if released > 0 then return {3, now, 0, 0, 0, 0, released} end
           return {3, now, 0, 0, 0, 0}
         end
         local need = n
@@ -100,9 +142,9 @@ internal static class RedisScripts
           if maxc > 0 then
             local ttl = math.ceil(tonumber(ARGV[6]) / 1000) + 1000
             redis.call('ZADD', KEYS[2], now + tonumber(ARGV[6]), ARGV[5])
-            held = redis.call('INCRBY', KEYS[3], n)
             redis.call('PEXPIRE', KEYS[2], ttl)
-            redis.call('PEXPIRE', KEYS[3], ttl)
+            held = held + n
+            redis.call('SET', KEYS[3], held, 'PX', ttl)
           end
         end
         if charged and tat > now then
@@ -112,30 +154,21 @@ internal static class RedisScripts
         if interval > 0 then
           tokens = math.floor((tau - (tat - now)) / interval + 1e-9)
         end
+        if released > 0 then return {status, now, retry, held, tokens, earliest, released} end
         return {status, now, retry, held, tokens, earliest}
         """;
 
     /// <summary>
-    /// ARGV: 1 lease member (<c>count:id</c>), 2 count, 3 release channel. Returns 1 if the lease was held, 0 if it had
-    /// been reclaimed. The release is published only while KEYS[4] marks a recent denial: with no one denied, no one
-    /// waits, and a release costs no message to every subscribed process. A denied waiter asks again no later than the
-    /// earliest lease expiry (within one lease time), which renews the mark (it lasts two lease times), so no waiter
-    /// misses a release it waits for.
+    /// ARGV: 1 release channel, then pairs of lease member (<c>count:id</c>) and count: the leases one call gives back
+    /// (the releases that came while the previous call was in flight, with no acquire to ride on). Returns how many of
+    /// them were held (see <see cref="ReleaseLeases"/>).
     /// </summary>
     public const string Release = """
-        local removed = redis.call('ZREM', KEYS[2], ARGV[1])
-        if removed == 1 then
-          if redis.call('ZCARD', KEYS[2]) == 0 then
-            redis.call('DEL', KEYS[3])
-          else
-            local held = redis.call('DECRBY', KEYS[3], tonumber(ARGV[2]))
-            if held < 0 then redis.call('SET', KEYS[3], 0, 'KEEPTTL') end
-          end
-          if redis.call('EXISTS', KEYS[4]) == 1 then
-            redis.call('PUBLISH', ARGV[3], '1')
-          end
-        end
-        return removed
+        local first = 2
+        local channel = ARGV[1]
+
+        """ + ReleaseLeases + """
+        return released
         """;
 
     /// <summary>
