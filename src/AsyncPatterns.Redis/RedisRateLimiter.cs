@@ -44,13 +44,14 @@ public sealed class RedisRateLimiter : RateLimiter
 
     /// <summary>Initializes a new instance of the <see cref="RedisRateLimiter"/> class.</summary>
     /// <param name="options">The options; validated and copied here.</param>
-    /// <exception cref="ArgumentNullException"><paramref name="options"/>, its connection or its <see cref="RedisRateLimiterOptions.TimeProvider"/> is <see langword="null"/>.</exception>
-    /// <exception cref="ArgumentException">An option is out of range or the key is empty; the exception names it.</exception>
+    /// <exception cref="ArgumentNullException"><paramref name="options"/> is <see langword="null"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="options"/> break a rule of <see cref="RedisRateLimiterOptions"/> (no connection, an
+    /// empty key, a value out of range); the message lists each one.</exception>
     public RedisRateLimiter(RedisRateLimiterOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
         var copy = options.Clone();
-        copy.Validate();
+        RedisRateLimiterOptionsValidator.Instance.ThrowIfInvalid(copy, nameof(options));
         _core = new RedisLimiterCore(this, copy);
     }
 

@@ -21,9 +21,9 @@ public sealed class RedisRateLimiterOptions
     /// <summary>The smallest <see cref="PermitsPerSecond"/> accepted: one permit every 11.6 days.</summary>
     public const double MinPermitsPerSecond = 1e-6;
 
-    private static readonly TimeSpan s_minLeaseTime = TimeSpan.FromMilliseconds(100);
-    private static readonly TimeSpan s_maxLeaseTime = TimeSpan.FromDays(1);
-    private static readonly TimeSpan s_maxOperationTimeout = TimeSpan.FromMinutes(5);
+    internal static readonly TimeSpan MinLeaseTime = TimeSpan.FromMilliseconds(100);
+    internal static readonly TimeSpan MaxLeaseTime = TimeSpan.FromDays(1);
+    internal static readonly TimeSpan MaxOperationTimeout = TimeSpan.FromMinutes(5);
 
     /// <summary>Gets or sets the connection to Redis. The limiter does not own it: it is not disposed with the limiter.</summary>
     /// <value>Required. Under dependency injection the default is the container's <see cref="IConnectionMultiplexer"/>.</value>
@@ -119,90 +119,6 @@ public sealed class RedisRateLimiterOptions
 
     internal RedisRateLimiterOptions Clone() => (RedisRateLimiterOptions)MemberwiseClone();
 
-    /// <summary>Returns the first problem with the options, or <see langword="null"/> when they are valid.</summary>
-    internal ArgumentException? FindError()
-    {
-        if (ConnectionMultiplexer is null)
-        {
-            return new ArgumentNullException(nameof(ConnectionMultiplexer), Message(nameof(ConnectionMultiplexer), "set", "null"));
-        }
-
-        if (string.IsNullOrEmpty(Key))
-        {
-            return new ArgumentException(Message(nameof(Key), "a non-empty string", Key is null ? "null" : "empty"), nameof(Key));
-        }
-
-        if (Database < -1)
-        {
-            return OutOfRange(nameof(Database), Database, "-1 or more");
-        }
-
-        if (!(PermitsPerSecond is >= MinPermitsPerSecond and <= MaxPermitsPerSecond) && !double.IsPositiveInfinity(PermitsPerSecond))
-        {
-            return OutOfRange(nameof(PermitsPerSecond), PermitsPerSecond, "between 1E-06 and 1E+06, or PositiveInfinity for no rate limit");
-        }
-
-        if (Burst < 1 || (!double.IsPositiveInfinity(PermitsPerSecond) && Burst / PermitsPerSecond > 1e8))
-        {
-            return OutOfRange(nameof(Burst), Burst, "at least 1 and at most 1E+08 seconds' worth of PermitsPerSecond");
-        }
-
-        if (MaxConcurrency < 1)
-        {
-            return OutOfRange(nameof(MaxConcurrency), MaxConcurrency, "at least 1");
-        }
-
-        if (MaxConcurrency == int.MaxValue && double.IsPositiveInfinity(PermitsPerSecond))
-        {
-            return OutOfRange(nameof(PermitsPerSecond), PermitsPerSecond, "finite when MaxConcurrency is int.MaxValue (a shared limiter must limit something)");
-        }
-
-        if (QueueLimit < 0)
-        {
-            return OutOfRange(nameof(QueueLimit), QueueLimit, "zero or more");
-        }
-
-        if (QueueProcessingOrder is not (QueueProcessingOrder.OldestFirst or QueueProcessingOrder.NewestFirst))
-        {
-            return OutOfRange(nameof(QueueProcessingOrder), QueueProcessingOrder, "OldestFirst or NewestFirst");
-        }
-
-        if (LeaseTime < s_minLeaseTime || LeaseTime > s_maxLeaseTime)
-        {
-            return OutOfRange(nameof(LeaseTime), LeaseTime, "between 100 milliseconds and 1 day");
-        }
-
-        if (OperationTimeout <= TimeSpan.Zero || OperationTimeout > s_maxOperationTimeout)
-        {
-            return OutOfRange(nameof(OperationTimeout), OperationTimeout, "positive and at most 5 minutes");
-        }
-
-        if (FaultPolicy is not (RedisFaultPolicy.FailClosed or RedisFaultPolicy.FailOverToLocal))
-        {
-            return OutOfRange(nameof(FaultPolicy), FaultPolicy, "FailClosed or FailOverToLocal");
-        }
-
-        if (!(FailoverFraction is > 0 and <= 1))
-        {
-            return OutOfRange(nameof(FailoverFraction), FailoverFraction, "greater than 0 and at most 1");
-        }
-
-        if (TimeProvider is null)
-        {
-            return new ArgumentNullException(nameof(TimeProvider), Message(nameof(TimeProvider), "set", "null"));
-        }
-
-        return null;
-    }
-
-    internal void Validate()
-    {
-        if (FindError() is { } error)
-        {
-            throw error;
-        }
-    }
-
     /// <summary>Sets the options bound from <paramref name="configuration"/> (the keys of the configuration overload of <c>AddRedisRateLimiter</c>).</summary>
     /// <exception cref="InvalidOperationException">A value does not parse; the message names its configuration path.</exception>
     internal void Bind(IConfiguration configuration)
@@ -240,10 +156,4 @@ public sealed class RedisRateLimiterOptions
 
         set(value);
     }
-
-    private static string Message(string property, string requirement, string was) =>
-        $"{nameof(RedisRateLimiterOptions)}.{property} must be {requirement} (was {was}).";
-
-    private static ArgumentOutOfRangeException OutOfRange(string property, object value, string requirement) =>
-        new(property, value, Message(property, requirement, Convert.ToString(value, CultureInfo.InvariantCulture) ?? "null"));
 }

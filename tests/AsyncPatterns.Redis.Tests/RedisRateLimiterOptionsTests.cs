@@ -36,7 +36,7 @@ public sealed class RedisRateLimiterOptionsTests(SharedRedis redis)
 
     [Theory]
     [MemberData(nameof(Invalid))]
-    public async Task Constructor_OptionOutOfRange_ThrowsNamingTheProperty(string property, Action<RedisRateLimiterOptions> corrupt)
+    public async Task Constructor_OptionOutOfRange_ThrowsNamingOptionsAndTheProperty(string property, Action<RedisRateLimiterOptions> corrupt)
     {
         using var multiplexer = await redis.ConnectAsync();
         var options = new RedisRateLimiterOptions { ConnectionMultiplexer = multiplexer, Key = "k", PermitsPerSecond = 10 };
@@ -44,8 +44,23 @@ public sealed class RedisRateLimiterOptionsTests(SharedRedis redis)
 
         var thrown = FluentActions.Invoking(() => new RedisRateLimiter(options)).Should().Throw<ArgumentException>().Which;
 
-        thrown.ParamName.Should().Be(property);
-        thrown.Message.Should().StartWith($"RedisRateLimiterOptions.{property} must be ").And.Contain("(was ");
+        thrown.ParamName.Should().Be("options");
+        thrown.Message.Should().StartWith($"RedisRateLimiterOptions.{property} must be ").And.Contain("(was ").And.EndWith(" (Parameter 'options')");
+    }
+
+    [Fact]
+    public void Constructor_SeveralBrokenRules_ListsEveryOneInOneMessage()
+    {
+        var options = new RedisRateLimiterOptions { Key = "", Burst = 0, LeaseTime = TimeSpan.Zero };
+
+        FluentActions.Invoking(() => new RedisRateLimiter(options)).Should().Throw<ArgumentException>()
+            .WithParameterName("options")
+            .WithMessage(
+                "RedisRateLimiterOptions.ConnectionMultiplexer must be set (was null). " +
+                "RedisRateLimiterOptions.Key must be a non-empty string (was empty). " +
+                "RedisRateLimiterOptions.Burst must be at least 1 and at most 1E+08 seconds' worth of PermitsPerSecond (was 0). " +
+                "RedisRateLimiterOptions.PermitsPerSecond must be finite when MaxConcurrency is int.MaxValue (a shared limiter must limit something) (was Infinity). " +
+                "RedisRateLimiterOptions.LeaseTime must be between 100 milliseconds and 1 day (was 00:00:00). (Parameter 'options')");
     }
 
     [Fact]

@@ -97,7 +97,7 @@ public static class RedisRateLimiterServiceCollectionExtensions
             })
             .ValidateOnStart();
         services.TryAddEnumerable(
-            ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimiterOptions>, RedisRateLimiterOptionsValidator>());
+            ServiceDescriptor.Singleton<IValidateOptions<RedisRateLimiterOptions>>(RedisRateLimiterOptionsValidator.Instance));
         services.TryAddKeyedSingleton(
             name,
             static (sp, key) => new RedisRateLimiter(
