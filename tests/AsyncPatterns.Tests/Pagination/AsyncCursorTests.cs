@@ -91,4 +91,18 @@ public sealed class AsyncCursorTests
         FluentActions.Invoking(() => AsyncCursor.ReadKeysetBatches<int, int>(null!, k => k, 0, 1)).Should().Throw<ArgumentNullException>().WithParameterName("fetchAfter");
         FluentActions.Invoking(() => AsyncCursor.ReadKeysetBatches<int, int>((_, _, _) => Task.FromResult<IReadOnlyList<int>>([]), null!, 0, 1)).Should().Throw<ArgumentNullException>().WithParameterName("keySelector");
     }
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    [InlineData(int.MinValue)]
+    public void ReadBatches_CommandWithBatchSizeBelowOne_ThrowsAtTheCallWithoutOpeningTheConnection(int batchSize)
+    {
+        using var connection = new AsyncPatterns.Tests.Connections.FakeDbConnection();
+        using var command = connection.CreateCommand();
+
+        var act = () => AsyncCursor.ReadBatches(command, r => 1, batchSize, Ct);
+
+        act.Should().Throw<ArgumentOutOfRangeException>().WithParameterName(nameof(batchSize));
+        connection.OpenCount.Should().Be(0);
+    }
 }
