@@ -72,6 +72,7 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
     /// <param name="logger">Where faults and shutdown reports are logged, or <see langword="null"/> for none.</param>
     /// <param name="timeProvider">The clock of grace periods, ages and durations; <see cref="TimeProvider.System"/> by default.</param>
     /// <exception cref="ArgumentException">
+    /// <paramref name="options"/> break a rule of <see cref="BackgroundTaskTrackerOptions"/> (the message lists each one), or
     /// <paramref name="options"/> asks for <see cref="BackgroundTaskFaultBehavior.LogAndStopHost"/>, which needs a host:
     /// register the tracker with <c>services.AddBackgroundTaskTracker(...)</c> instead.
     /// </exception>
@@ -90,6 +91,7 @@ public sealed class BackgroundTaskTracker : IAsyncDisposable, IDisposable
         IHostApplicationLifetime? applicationLifetime)
     {
         options ??= new BackgroundTaskTrackerOptions();
+        BackgroundTaskTrackerOptionsValidator.Instance.ThrowIfInvalid(options, nameof(options));
         if (options.FaultBehavior == BackgroundTaskFaultBehavior.LogAndStopHost && applicationLifetime is null)
         {
             throw new ArgumentException(

@@ -26,7 +26,9 @@ namespace AsyncPatterns;
 /// </para>
 /// <para>
 /// The methods return the <see cref="OptionsBuilder{TOptions}"/> of the tracker's options to chain more configuration;
-/// the options are validated when the host starts.
+/// the options are validated when the host starts, with the rules of the tracker's constructor: a broken rule fails the
+/// start with an <see cref="OptionsValidationException"/> whose message reads
+/// <c>BackgroundTaskTrackerOptions '': BackgroundTaskTrackerOptions.&lt;Property&gt; must be … (was …).</c>
 /// </para>
 /// </remarks>
 public static class BackgroundTaskTrackerServiceCollectionExtensions
@@ -72,8 +74,10 @@ public static class BackgroundTaskTrackerServiceCollectionExtensions
 
     private static OptionsBuilder<BackgroundTaskTrackerOptions> Register(IServiceCollection services)
     {
-        // The setters validate each value; ValidateOnStart makes a bad value fail the host's start, not the first use.
+        // The constructor's own validator, checked at host start: a bad value fails the start with an
+        // OptionsValidationException, not the first use.
         var builder = services.AddOptions<BackgroundTaskTrackerOptions>().ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BackgroundTaskTrackerOptions>>(BackgroundTaskTrackerOptionsValidator.Instance));
         services.TryAddSingleton(static sp => new BackgroundTaskTracker(
             sp.GetRequiredService<IOptions<BackgroundTaskTrackerOptions>>().Value,
             sp.GetService<ILogger<BackgroundTaskTracker>>(),

@@ -68,7 +68,7 @@ public sealed class TaskGroup : IAsyncDisposable
     /// </summary>
     /// <param name="options">The options, or <see langword="null"/> for the defaults.</param>
     /// <param name="cancellationToken">Cancels the group; the group then ends with an <see cref="OperationCanceledException"/> carrying it.</param>
-    /// <exception cref="ArgumentException"><see cref="TaskGroupOptions.OnChildFaulted"/> is set with <see cref="TaskGroupMode.FailFast"/>.</exception>
+    /// <exception cref="ArgumentException"><paramref name="options"/> break a rule of <see cref="TaskGroupOptions"/> (the message lists each one).</exception>
     public TaskGroup(TaskGroupOptions? options = null, CancellationToken cancellationToken = default)
         : this(options, ownedByRunAsync: false, cancellationToken)
     {
@@ -79,16 +79,12 @@ public sealed class TaskGroup : IAsyncDisposable
         _ownedByRunAsync = ownedByRunAsync;
         if (options is not null)
         {
-            if (options.OnChildFaulted is not null && options.Mode != TaskGroupMode.Supervisor)
-            {
-                throw new ArgumentException($"{nameof(TaskGroupOptions.OnChildFaulted)} is only used with {nameof(TaskGroupMode)}.{nameof(TaskGroupMode.Supervisor)}.", nameof(options));
-            }
-
+            TaskGroupOptionsValidator.Instance.ThrowIfInvalid(options, nameof(options));
             _mode = options.Mode;
             _maxConcurrency = options.MaxConcurrency ?? int.MaxValue;
             _onChildFaulted = options.OnChildFaulted;
             _name = options.Name;
-            _timeout = options.Timeout;
+            _timeout = options.Timeout == System.Threading.Timeout.InfiniteTimeSpan ? null : options.Timeout;
             if (_timeout is { } timeout)
             {
                 // A timer holds at most TimerLimits.MaxDueTime (about 49.7 days): a longer timeout re-arms it for what remains.
@@ -125,6 +121,7 @@ public sealed class TaskGroup : IAsyncDisposable
     /// <exception cref="TaskGroupException">One or more children or the body faulted.</exception>
     /// <exception cref="OperationCanceledException">No fault, and <paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="TimeoutException">No fault, and <see cref="TaskGroupOptions.Timeout"/> elapsed.</exception>
+    /// <exception cref="ArgumentException"><paramref name="options"/> break a rule of <see cref="TaskGroupOptions"/>; thrown synchronously.</exception>
     public static Task RunAsync(Func<TaskGroup, Task> body, TaskGroupOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(body);
@@ -141,6 +138,7 @@ public sealed class TaskGroup : IAsyncDisposable
     /// <exception cref="TaskGroupException">One or more children or the body faulted.</exception>
     /// <exception cref="OperationCanceledException">No fault, and <paramref name="cancellationToken"/> was cancelled.</exception>
     /// <exception cref="TimeoutException">No fault, and <see cref="TaskGroupOptions.Timeout"/> elapsed.</exception>
+    /// <exception cref="ArgumentException"><paramref name="options"/> break a rule of <see cref="TaskGroupOptions"/>; thrown synchronously.</exception>
     public static Task<T> RunAsync<T>(Func<TaskGroup, Task<T>> body, TaskGroupOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(body);
@@ -161,6 +159,7 @@ public sealed class TaskGroup : IAsyncDisposable
     /// <exception cref="TaskGroupException">Every candidate faulted (the faults in the order they happened, named
     /// <c>"candidate[i]"</c>), or disposing a loser's late result threw: the winner is then disposed, never leaked.</exception>
     /// <exception cref="OperationCanceledException"><paramref name="cancellationToken"/> ended the race; a result that arrived anyway is disposed.</exception>
+    /// <exception cref="ArgumentException"><paramref name="options"/> break a rule of <see cref="TaskGroupOptions"/>; thrown synchronously.</exception>
     public static Task<T> RaceAsync<T>(IEnumerable<Func<CancellationToken, Task<T>>> candidates, TaskGroupOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(candidates);
@@ -176,6 +175,11 @@ public sealed class TaskGroup : IAsyncDisposable
             {
                 throw new ArgumentException("A candidate is null.", nameof(candidates));
             }
+        }
+
+        if (options is not null)
+        {
+            TaskGroupOptionsValidator.Instance.ThrowIfInvalid(options, nameof(options));
         }
 
         return TaskGroupRace<T>.RunAsync(list, options, cancellationToken);

@@ -69,7 +69,8 @@ public sealed class BackgroundTaskTrackerServiceCollectionExtensionsTests
 
         var act = () => host.StartAsync(Ct);
 
-        await act.Should().ThrowAsync<ArgumentOutOfRangeException>().WithParameterName(nameof(BackgroundTaskTrackerOptions.MaxInFlight));
+        (await act.Should().ThrowAsync<Microsoft.Extensions.Options.OptionsValidationException>()).Which.Message
+            .Should().Contain("BackgroundTaskTrackerOptions.MaxInFlight must be at least 1 (was 0).");
     }
 
     [Fact]
