@@ -34,7 +34,9 @@ public static class Paginator
 
     /// <summary>
     /// Creates a paginator over a page-number source (<c>?page=P&amp;size=S</c>). It stops after an empty page or a
-    /// page shorter than <paramref name="pageSize"/>. The continuation token is the next page number.
+    /// page shorter than <paramref name="pageSize"/>. The continuation token is the next page number. A full page
+    /// numbered <see cref="int.MaxValue"/> has no next page number: the enumeration then ends with an
+    /// <see cref="OverflowException"/> instead of fetching a wrapped-around page.
     /// </summary>
     /// <typeparam name="T">The type of the items.</typeparam>
     /// <param name="fetchPage">Fetches one page: receives the page number, the page size and the cancellation token.</param>

@@ -91,4 +91,86 @@ public sealed class AsyncCursorTests
         FluentActions.Invoking(() => AsyncCursor.ReadKeysetBatches<int, int>(null!, k => k, 0, 1)).Should().Throw<ArgumentNullException>().WithParameterName("fetchAfter");
         FluentActions.Invoking(() => AsyncCursor.ReadKeysetBatches<int, int>((_, _, _) => Task.FromResult<IReadOnlyList<int>>([]), null!, 0, 1)).Should().Throw<ArgumentNullException>().WithParameterName("keySelector");
     }
+    [Theory]
+    [InlineData(0)]
+    [InlineData(-1)]
+    [InlineData(int.MinValue)]
+    public void ReadBatches_CommandWithBatchSizeBelowOne_ThrowsAtTheCallWithoutOpeningTheConnection(int batchSize)
+    {
+        using var connection = new AsyncPatterns.Tests.Connections.FakeDbConnection();
+        using var command = connection.CreateCommand();
+
+        var act = () => AsyncCursor.ReadBatches(command, r => 1, batchSize, Ct);
+
+        act.Should().Throw<ArgumentOutOfRangeException>().WithParameterName(nameof(batchSize));
+        connection.OpenCount.Should().Be(0);
+    }
+    [Fact]
+    public async Task ReadBatches_CommandOnAClosedConnection_OpensItWhenEnumeratedAndClosesItAndTheReaderAfter()
+    {
+        using var table = Table(5);
+        using var connection = new TableDbConnection(table);
+        using var command = connection.CreateBoundCommand();
+
+        var batches = AsyncCursor.ReadBatches(command, r => r.GetInt32(0), 2, Ct);
+        connection.OpenCount.Should().Be(0, "nothing runs before the enumeration starts");
+        var read = await batches.CollectAsync(Ct);
+
+        read.Select(b => b.ToArray()).Should().BeEquivalentTo(new[] { new[] { 1, 2 }, [3, 4], [5] }, o => o.WithStrictOrdering());
+        connection.OpenCount.Should().Be(1);
+        connection.CloseCount.Should().Be(1);
+        connection.State.Should().Be(ConnectionState.Closed);
+        connection.LastReader!.IsClosed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task ReadBatches_CommandOnAnOpenConnection_LeavesItOpenAndDisposesTheReader()
+    {
+        using var table = Table(3);
+        using var connection = new TableDbConnection(table);
+        await connection.OpenAsync(Ct);
+        using var command = connection.CreateBoundCommand();
+
+        var read = await AsyncCursor.ReadBatches(command, r => r.GetInt32(0), 2, Ct).CollectAsync(Ct);
+
+        read.SelectMany(b => b).Should().Equal(1, 2, 3);
+        connection.OpenCount.Should().Be(1, "only the test opened it");
+        connection.CloseCount.Should().Be(0);
+        connection.State.Should().Be(ConnectionState.Open);
+        connection.LastReader!.IsClosed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task ReadBatches_CommandEnumerationLeftAfterTheFirstBatch_ClosesTheConnectionItOpenedAndTheReader()
+    {
+        using var table = Table(10);
+        using var connection = new TableDbConnection(table);
+        using var command = connection.CreateBoundCommand();
+        var first = new List<int>();
+
+        await foreach (var batch in AsyncCursor.ReadBatches(command, r => r.GetInt32(0), 3, Ct))
+        {
+            first.AddRange(batch);
+            break;
+        }
+
+        first.Should().Equal(1, 2, 3);
+        connection.CloseCount.Should().Be(1);
+        connection.State.Should().Be(ConnectionState.Closed);
+        connection.LastReader!.IsClosed.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task ReadBatches_CommandWithoutAConnection_ThrowsInvalidOperationExceptionWhenEnumerated()
+    {
+        using var table = Table(1);
+        using var connection = new TableDbConnection(table);
+        using var command = connection.CreateCommand();
+
+        var batches = AsyncCursor.ReadBatches(command, r => r.GetInt32(0), 1, Ct);
+        var act = async () => await batches.CollectAsync(Ct);
+
+        await act.Should().ThrowAsync<InvalidOperationException>();
+        connection.OpenCount.Should().Be(0);
+    }
 }

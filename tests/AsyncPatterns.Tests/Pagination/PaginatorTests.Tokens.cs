@@ -104,4 +104,29 @@ public sealed partial class PaginatorTests
 
         act.Should().Throw<ArgumentException>().WithParameterName("continuationToken");
     }
+    [Fact]
+    public async Task FromPageNumber_FullPageAtIntMaxValue_ThrowsOverflowInsteadOfFetchingAWrappedPageNumber()
+    {
+        var requested = new List<int>();
+        var paginator = Paginator.FromPageNumber<int>(
+            (page, size, _) =>
+            {
+                requested.Add(page);
+                return Items(Enumerable.Range(0, size).ToArray());
+            },
+            2);
+        var pages = new List<Page<int>>();
+
+        var act = async () =>
+        {
+            await foreach (var page in paginator.AsPages("2147483647").WithCancellation(Ct))
+            {
+                pages.Add(page);
+            }
+        };
+
+        await act.Should().ThrowAsync<OverflowException>();
+        requested.Should().Equal(int.MaxValue);
+        pages.Should().ContainSingle().Which.ContinuationToken.Should().Be("2147483648");
+    }
 }

@@ -251,6 +251,37 @@ public sealed partial class TaskGroupTests
     }
 
     [Fact]
+    public async Task StartAsync_CallersTokenAlreadyCancelled_ReturnsACanceledTaskWithThatTokenAndNeverRuns()
+    {
+        var ran = false;
+        using var cts = new CancellationTokenSource();
+        await cts.CancelAsync();
+        var after = false;
+
+        await TaskGroup.RunAsync(async group =>
+        {
+            var start = group.StartAsync<int>((ready, _) =>
+            {
+                ran = true;
+                ready(1);
+                return Task.CompletedTask;
+            }, cancellationToken: cts.Token);
+
+            start.IsCanceled.Should().BeTrue("the token was cancelled before the call");
+            (await FluentActions.Awaiting(() => start).Should().ThrowAsync<OperationCanceledException>()).Which.CancellationToken.Should().Be(cts.Token);
+            group.Token.IsCancellationRequested.Should().BeFalse("the caller's cancellation is not the group's");
+            await group.Run(_ =>
+            {
+                after = true;
+                return Task.CompletedTask;
+            }).Guard();
+        }, cancellationToken: Ct).Guard();
+
+        ran.Should().BeFalse();
+        after.Should().BeTrue();
+    }
+
+    [Fact]
     public async Task StartAsync_QueuedWhenTheGroupIsCancelled_ThrowsOperationCanceledWithoutRunning()
     {
         var ran = false;
