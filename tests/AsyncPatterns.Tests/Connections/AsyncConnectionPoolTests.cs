@@ -475,6 +475,31 @@ public sealed class AsyncConnectionPoolTests
     }
 
     [Fact]
+    public async Task DisposeAsync_ReclaimsTheNextLeaseOfAConnection_AnEarlierReturnedLeaseOfItStaysInactive()
+    {
+        // A return moves the connection's version on by one and the reclaim at the drain timeout by one more: the
+        // earlier lease, returned before, must not match the reclaimed version and come back to life.
+        var time = FakeClock.Create();
+        var factory = new FakeConnectionFactory();
+        var options = factory.Options(time, maxSize: 1);
+        options.DrainTimeout = TimeSpan.FromSeconds(10);
+        var pool = new AsyncConnectionPool<FakeConnection>(options);
+        var first = await pool.AcquireAsync(Ct);
+        await first.DisposeAsync();
+        var second = await pool.AcquireAsync(Ct);
+        second.Connection.Should().BeSameAs(factory.Created.Single());
+
+        var disposing = pool.DisposeAsync().AsTask();
+        await time.AdvanceUntilCompletedAsync(disposing, TimeSpan.FromSeconds(1), maxSteps: 30);
+
+        second.IsActive.Should().BeFalse("the lease was reclaimed");
+        first.IsActive.Should().BeFalse("a returned lease never becomes active again");
+        first.Invoking(l => l.Connection).Should().Throw<ObjectDisposedException>();
+        first.Invoking(l => l.Invalidate()).Should().Throw<ObjectDisposedException>();
+        factory.Created.Single().DisposeCount.Should().Be(1);
+    }
+
+    [Fact]
     public async Task DisposeAsync_DestroyHookNeverCompletes_StillCompletesAfterTheDrainTimeout()
     {
         var time = FakeClock.Create();

@@ -100,6 +100,63 @@ public sealed class ConnectionPoolWaiterTests
     }
 
     [Fact]
+    public async Task AcquireAsync_MoreConcurrentWaitersThanTheFreeListKeeps_NoWaiterServesTwoAcquiresAndNothingIsLost()
+    {
+        // 300 tasks (more than the 256 waiters the free list keeps) cycle through 4 connections, some with a token
+        // that is cancelled at random: waiters are pushed back concurrently from many threads while the lock's holder
+        // pops them. A waiter reused while its earlier acquire still held it would lease one connection twice.
+        var factory = new FakeConnectionFactory();
+        var options = factory.Options(maxSize: 4);
+        options.AcquireTimeout = FakeClock.HangTimeout;
+        await using var pool = new AsyncConnectionPool<FakeConnection>(options);
+        var inUse = new int[5];
+        int doubleLeases = 0, granted = 0, cancelled = 0;
+
+        async Task WorkerAsync(int worker)
+        {
+            for (var i = 0; i < 100; i++)
+            {
+                using var cts = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+                var acquire = pool.AcquireAsync(cts.Token).AsTask();
+                var cancel = (worker + i) % 7 == 0 ? Task.Run(cts.CancelAsync, Ct) : Task.CompletedTask;
+                PooledConnection<FakeConnection> lease;
+                try
+                {
+                    lease = await acquire;
+                }
+                catch (OperationCanceledException) when (cts.IsCancellationRequested)
+                {
+                    Interlocked.Increment(ref cancelled);
+                    await cancel;
+                    continue;
+                }
+
+                await cancel;
+
+                if (Interlocked.Exchange(ref inUse[lease.Connection.Id], 1) != 0)
+                {
+                    Interlocked.Increment(ref doubleLeases);
+                }
+
+                await Task.Yield();
+                Volatile.Write(ref inUse[lease.Connection.Id], 0);
+                Interlocked.Increment(ref granted);
+                await lease.DisposeAsync();
+            }
+        }
+
+        var workers = Enumerable.Range(0, 300).Select(w => Task.Run(() => WorkerAsync(w), Ct)).ToArray();
+        await Task.WhenAll(workers).WaitAsync(FakeClock.HangTimeout, Ct);
+
+        doubleLeases.Should().Be(0, "a connection is leased to one acquire at a time");
+        (granted + cancelled).Should().Be(300 * 100);
+        factory.CreateCalls.Should().BeInRange(1, 4);
+        factory.Created.Should().OnlyContain(c => !c.Disposed, "no connection was lost or replaced");
+        var stats = pool.Statistics;
+        (stats.Idle, stats.Busy, stats.Waiting, stats.Creating).Should().Be((factory.CreateCalls, 0, 0, 0), "every connection created is back");
+    }
+
+    [Fact]
     public async Task AcquireAsync_CancellationRacingTheGrant_NeverLosesTheConnection()
     {
         var factory = new FakeConnectionFactory();

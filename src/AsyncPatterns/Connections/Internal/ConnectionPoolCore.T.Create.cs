@@ -137,17 +137,20 @@ internal sealed partial class ConnectionPoolCore<TConnection>
                 RecordCreateTime(started, now);
                 var entry = NewEntry(connection, now, generation);
                 bool pooled;
+                Waiter? granted = null;
                 lock (_lock)
                 {
                     remaining--;
                     pooled = Created_Locked(entry);
                     if (pooled)
                     {
-                        Release_Locked(entry, now);
+                        granted = Release_Locked(entry, now);
                     }
 
                     AssertInvariants();
                 }
+
+                granted?.Schedule();
 
                 if (!pooled)
                 {

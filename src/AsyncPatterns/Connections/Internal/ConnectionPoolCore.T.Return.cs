@@ -65,6 +65,8 @@ internal sealed partial class ConnectionPoolCore<TConnection>
     /// </summary>
     private ValueTask FinishReturnAsync(PoolEntry<TConnection> entry, bool destroy, long now, long idleSince)
     {
+        Waiter? granted = null;
+        var retire = false;
         lock (_lock)
         {
             if (entry.State != PoolEntryState.Busy)
@@ -72,18 +74,27 @@ internal sealed partial class ConnectionPoolCore<TConnection>
                 return default; // reclaimed by DisposeAsync after its drain timeout
             }
 
-            if (!destroy && !_disposed && entry.Generation == _generation && now < entry.ExpiresAt)
+            if (destroy || _disposed || entry.Generation != _generation || now >= entry.ExpiresAt)
             {
-                Release_Locked(entry, idleSince);
-                AssertInvariants();
-                return default;
+                List<PoolEntry<TConnection>>? retired = null;
+                Retire_Locked(entry, ref retired);
+                retire = true;
+            }
+            else
+            {
+                granted = Release_Locked(entry, idleSince);
             }
 
-            List<PoolEntry<TConnection>>? retired = null;
-            Retire_Locked(entry, ref retired);
             AssertInvariants();
         }
 
-        return DestroyRetiredAsync(entry);
+        if (retire)
+        {
+            return DestroyRetiredAsync(entry); // the destroy hook runs outside the lock
+        }
+
+        // A hand-off to the longest waiter is completed outside the lock: one lock take per return.
+        granted?.Schedule();
+        return default;
     }
 }

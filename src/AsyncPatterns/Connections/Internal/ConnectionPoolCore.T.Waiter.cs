@@ -43,17 +43,7 @@ internal sealed partial class ConnectionPoolCore<TConnection>
     /// <summary>Takes a waiter from the free list (or a new one) and queues it at the tail, arming the timer if it is the earliest deadline.</summary>
     private Waiter Enqueue_Locked(long now)
     {
-        var waiter = _freeWaiters;
-        if (waiter is null)
-        {
-            waiter = new Waiter(this);
-        }
-        else
-        {
-            _freeWaiters = waiter.Next;
-            _freeWaiterCount--;
-            waiter.Next = null;
-        }
+        var waiter = PopFreeWaiter_Locked() ?? new Waiter(this);
 
         waiter.Deadline = _acquireTimeoutTicks == long.MaxValue ? long.MaxValue : now + _acquireTimeoutTicks;
         waiter.Queued = true;
@@ -77,8 +67,15 @@ internal sealed partial class ConnectionPoolCore<TConnection>
         return waiter;
     }
 
-    /// <summary>Removes a queued waiter and completes it with <paramref name="outcome"/> (its continuation runs asynchronously).</summary>
-    private void Complete_Locked(Waiter waiter, WaitOutcome outcome, PoolEntry<TConnection>? entry)
+    /// <summary>Removes a queued waiter and completes it with <paramref name="outcome"/> (its continuation runs on the thread pool).</summary>
+    private void Complete_Locked(Waiter waiter, WaitOutcome outcome, PoolEntry<TConnection>? entry) =>
+        Dequeue_Locked(waiter, outcome, entry).Schedule();
+
+    /// <summary>
+    /// Removes a queued waiter and records its outcome; the caller completes it with <see cref="Waiter.Schedule"/>, after
+    /// the lock is released where it can. Once dequeued, nothing else (cancellation, the timer, disposal) can reach it.
+    /// </summary>
+    private Waiter Dequeue_Locked(Waiter waiter, WaitOutcome outcome, PoolEntry<TConnection>? entry)
     {
         if (waiter.Prev is null)
         {
@@ -103,24 +100,57 @@ internal sealed partial class ConnectionPoolCore<TConnection>
         _waiterCount--;
         waiter.Outcome = outcome;
         waiter.Generation = _generation;
-        waiter.SetResult(entry);
+        waiter.Entry = entry;
+        return waiter;
     }
 
-    /// <summary>Gives a waiter whose result has been read back to the free list; a new <see cref="Waiter.Token"/> comes with it.</summary>
+    /// <summary>
+    /// Gives a waiter whose result has been read back to the free list, without the lock; a new
+    /// <see cref="Waiter.Token"/> comes with it. The free list is a stack that many threads push to (here) and only the
+    /// lock's holder pops from (<see cref="PopFreeWaiter_Locked"/>), so it needs no lock and has no ABA problem: a waiter
+    /// on the stack cannot be popped and pushed again by anyone but the single popper. The count is reserved before the
+    /// push, so it never exceeds <see cref="MaxFreeWaiters"/> and is never below the stack's length.
+    /// </summary>
     private void Recycle(Waiter waiter)
     {
         waiter.Reset();
-        lock (_lock)
+        int count;
+        do
         {
-            if (_freeWaiterCount < MaxFreeWaiters)
+            count = Volatile.Read(ref _freeWaiterCount);
+            if (count >= MaxFreeWaiters)
             {
-                waiter.Next = _freeWaiters;
-                _freeWaiters = waiter;
-                _freeWaiterCount++;
+                return; // more concurrent waiters than are kept: this one is dropped
             }
-
-            AssertInvariants();
         }
+        while (Interlocked.CompareExchange(ref _freeWaiterCount, count + 1, count) != count);
+
+        Waiter? head;
+        do
+        {
+            head = Volatile.Read(ref _freeWaiters);
+            waiter.Next = head;
+        }
+        while (Interlocked.CompareExchange(ref _freeWaiters, waiter, head) != head);
+    }
+
+    /// <summary>Pops a recycled waiter, or returns <see langword="null"/>; only ever called under the lock (the stack's single popper).</summary>
+    private Waiter? PopFreeWaiter_Locked()
+    {
+        Waiter? waiter;
+        do
+        {
+            waiter = Volatile.Read(ref _freeWaiters);
+            if (waiter is null)
+            {
+                return null;
+            }
+        }
+        while (Interlocked.CompareExchange(ref _freeWaiters, waiter.Next, waiter) != waiter);
+
+        Interlocked.Decrement(ref _freeWaiterCount);
+        waiter.Next = null;
+        return waiter;
     }
 
     private void CancelWaiter(Waiter waiter)
@@ -173,10 +203,17 @@ internal sealed partial class ConnectionPoolCore<TConnection>
         }
     }
 
-    /// <summary>A queued acquire. Its fields other than the core are guarded by the pool's lock.</summary>
-    private sealed class Waiter(ConnectionPoolCore<TConnection> pool) : IValueTaskSource<PoolEntry<TConnection>?>
+    /// <summary>
+    /// A queued acquire. Its fields other than the core are guarded by the pool's lock until it is dequeued; after that
+    /// only the one that dequeued it (who calls <see cref="Schedule"/>) and then its owner touch it. It is its own
+    /// thread-pool work item, as System.Threading.Channels' operations are: completing it queues it, and the result is set
+    /// (and the awaiting acquire resumed) on a thread-pool thread, never under the lock or on the thread of the caller
+    /// that returned the connection, at no allocation.
+    /// </summary>
+    private sealed class Waiter(ConnectionPoolCore<TConnection> pool) : IValueTaskSource<PoolEntry<TConnection>?>, IThreadPoolWorkItem
     {
-        private ManualResetValueTaskSourceCore<PoolEntry<TConnection>?> _core = new() { RunContinuationsAsynchronously = true };
+        // Continuations run synchronously from Execute, which already runs on the thread pool.
+        private ManualResetValueTaskSourceCore<PoolEntry<TConnection>?> _core;
 
         public readonly ConnectionPoolCore<TConnection> Pool = pool;
         public Waiter? Prev;
@@ -186,9 +223,20 @@ internal sealed partial class ConnectionPoolCore<TConnection>
         public int Generation;
         public WaitOutcome Outcome;
 
+        /// <summary>The connection granted (or <see langword="null"/>: a slot to create in, or no grant), set when dequeued.</summary>
+        public PoolEntry<TConnection>? Entry;
+
         public short Token => _core.Version;
 
-        public void SetResult(PoolEntry<TConnection>? entry) => _core.SetResult(entry);
+        /// <summary>Completes the dequeued waiter: its result is set on a thread-pool thread.</summary>
+        public void Schedule() => ThreadPool.UnsafeQueueUserWorkItem(this, preferLocal: true);
+
+        void IThreadPoolWorkItem.Execute()
+        {
+            var entry = Entry;
+            Entry = null;
+            _core.SetResult(entry);
+        }
 
         public void Reset() => _core.Reset();
 

@@ -216,18 +216,19 @@ internal sealed partial class ConnectionPoolCore<TConnection> : IConnectionPoolM
     /// <paramref name="idleSince"/> is when it was last known good: the return time, or an older time when the
     /// connection goes back unchecked.
     /// </summary>
-    private void Release_Locked(PoolEntry<TConnection> entry, long idleSince)
+    /// <returns>The waiter granted the connection, which the caller completes with <see cref="Waiter.Schedule"/> once the lock is released; <see langword="null"/> when it went idle.</returns>
+    private Waiter? Release_Locked(PoolEntry<TConnection> entry, long idleSince)
     {
         entry.LastReturnedAt = idleSince;
         if (_waiterCount > 0)
         {
-            GrantNext_Locked(entry);
-            return;
+            return Dequeue_Locked(_head!, WaitOutcome.Granted, entry);
         }
 
         entry.State = PoolEntryState.Idle;
         _busy--;
         _idle.Add(entry);
+        return null;
     }
 
     /// <summary>
