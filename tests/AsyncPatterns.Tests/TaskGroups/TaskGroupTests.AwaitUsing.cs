@@ -82,6 +82,7 @@ public sealed partial class TaskGroupTests
     public async Task DisposeAsync_ExceptionLeavingTheBlockWithoutFaults_LetsItThrough()
     {
         var childCancelled = false;
+        var childStarted = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         async Task BlockAsync()
         {
             await using var group = new TaskGroup(cancellationToken: Ct);
@@ -89,6 +90,7 @@ public sealed partial class TaskGroupTests
             {
                 try
                 {
+                    childStarted.SetResult();
                     await WaitForCancellationAsync(token);
                 }
                 finally
@@ -96,7 +98,10 @@ public sealed partial class TaskGroupTests
                     childCancelled = true;
                 }
             });
-            await Task.Yield();
+
+            // A child the group cancels before the thread pool starts it never runs (Run's documented rule), so the
+            // block leaves only once the child is running: then the cancellation is what ends it.
+            await childStarted.Task.WaitAsync(Ct);
             throw new FormatException("leaving the block");
         }
 
