@@ -257,9 +257,9 @@ bool OptionsAreValidated()
         using var limiter = new RedisRateLimiter(new RedisRateLimiterOptions { PermitsPerSecond = 10 });
         return false;
     }
-    catch (ArgumentNullException ex)
+    catch (ArgumentException ex)
     {
-        return ex.ParamName == "ConnectionMultiplexer";
+        return ex.ParamName == "options" && ex.Message.Contains("RedisRateLimiterOptions.ConnectionMultiplexer must be set", StringComparison.Ordinal);
     }
 }
 
