@@ -35,9 +35,11 @@ public sealed class RedisRateLimiterOptions
 
     /// <summary>
     /// Gets or sets the name of the shared limit: every limiter with the same key on the same Redis shares one budget.
-    /// The limiter stores its state under <c>{Key}:tat</c>, <c>{Key}:leases</c>, <c>{Key}:held</c> and
+    /// The limiter stores its state under <c>{Key}:tat</c>, <c>{Key}:leases</c>, <c>{Key}:extra</c> and
     /// <c>{Key}:contended</c> (one Redis Cluster hash slot) and publishes releases on <c>{Key}:released</c>. Every process sharing a key must use the
-    /// same limits.
+    /// same limits and the same <see cref="LeaseTime"/>: the held leases are stored under keys that expire a second after
+    /// the lease time of the last grant or renewal, so a process with a shorter lease time can drop the leases of one with
+    /// a longer one.
     /// </summary>
     /// <value>Required, not empty. Under dependency injection the default is the limiter's name.</value>
     public string Key { get; set; } = string.Empty;

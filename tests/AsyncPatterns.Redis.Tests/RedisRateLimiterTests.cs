@@ -283,7 +283,7 @@ public sealed partial class RedisRateLimiterTests(SharedRedis redis)
         var database = multiplexer.GetDatabase();
         await EventuallyAsync(() => database.SortedSetLength($"{{{key}}}:leases") == 0, "the releases reached Redis");
         (limiter.RoundTrips - before).Should().BeLessThan(32, "releases that come while one is in flight go together in the next call");
-        ((long?)database.StringGet($"{{{key}}}:held")).Should().BeNull("every permit is given back, and the count goes with the last lease");
+        ((long?)database.StringGet($"{{{key}}}:extra")).Should().BeNull("every permit is given back, and the count of permits beyond one per lease goes with the last such lease");
         using var all = await limiter.AcquireAsync(1000, Ct);
         all.IsAcquired.Should().BeTrue("all 1000 permits are free again");
     }
@@ -349,6 +349,61 @@ public sealed partial class RedisRateLimiterTests(SharedRedis redis)
         await EventuallyAsync(() => limiter.AttemptAcquire(0).IsAcquired, "the release reached Redis");
         using var again = limiter.AttemptAcquire(2);
         again.IsAcquired.Should().BeTrue();
+    }
+
+    [Fact]
+    public async Task AttemptAcquire_ExpiredLeaseOfSeveralPermitsReclaimed_FreesExactlyItsPermitsAndItsLateReleaseFreesNothing()
+    {
+        using var multiplexer = await redis.ConnectAsync();
+        var holderTime = FakeClock.Create();
+        var holderOptions = FakeClockOptions(multiplexer, holderTime);
+        holderOptions.MaxConcurrency = 4;
+        holderOptions.LeaseTime = TimeSpan.FromSeconds(3);
+        await using var holder = new RedisRateLimiter(holderOptions);
+
+        // The other process's clock is past the holder's lease time; the holder's clock stands still, so it never renews.
+        var otherTime = FakeClock.Create();
+        otherTime.Advance(TimeSpan.FromSeconds(4));
+        var otherOptions = FakeClockOptions(multiplexer, otherTime);
+        otherOptions.Key = holderOptions.Key;
+        otherOptions.MaxConcurrency = 4;
+        otherOptions.LeaseTime = TimeSpan.FromSeconds(3);
+        await using var other = new RedisRateLimiter(otherOptions);
+        var database = multiplexer.GetDatabase();
+        RedisKey extraKey = $"{{{holderOptions.Key}}}:extra";
+
+        var expired = holder.AttemptAcquire(3);
+        expired.IsAcquired.Should().BeTrue();
+        ((long)await database.StringGetAsync(extraKey)).Should().Be(2, "a lease of 3 permits holds 2 beyond its one");
+
+        using var one = other.AttemptAcquire(1);
+        one.IsAcquired.Should().BeTrue("3 + 1 fit in 4 without reclaiming anything");
+        using var two = other.AttemptAcquire(2);
+        two.IsAcquired.Should().BeTrue("denied otherwise, the acquire reclaims the expired lease and its 3 permits");
+        ((long)await database.StringGetAsync(extraKey)).Should().Be(1, "only the live lease of 2 permits holds one beyond its one");
+        using var three = other.AttemptAcquire(1);
+        three.IsAcquired.Should().BeTrue("1 + 2 + 1 = 4 permits held");
+        using (var full = other.AttemptAcquire(1))
+        {
+            full.IsAcquired.Should().BeFalse("4 of 4 permits are held by live leases");
+        }
+
+        // The holder gives its reclaimed lease back late: Redis no longer has it, so nothing more is freed.
+        expired.Dispose();
+        await EventuallyAsync(() => holder.RoundTrips >= 2, "the late release reached Redis");
+        await FakeClock.SettleAsync();
+        using (var stillFull = other.AttemptAcquire(1))
+        {
+            stillFull.IsAcquired.Should().BeFalse("a release of a reclaimed lease frees none of the live leases' permits");
+        }
+
+        one.Dispose();
+        two.Dispose();
+        three.Dispose();
+        await EventuallyAsync(() => database.SortedSetLength($"{{{holderOptions.Key}}}:leases") == 0, "the releases reached Redis");
+        (await database.KeyExistsAsync(extraKey)).Should().BeFalse("no lease of several permits is held");
+        using var all = other.AttemptAcquire(4);
+        all.IsAcquired.Should().BeTrue("all 4 permits are free again");
     }
 
     [Fact]

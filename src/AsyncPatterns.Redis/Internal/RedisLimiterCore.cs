@@ -95,7 +95,7 @@ internal sealed class RedisLimiterCore : IDisposable
         _multiplexer = options.ConnectionMultiplexer!;
         _database = _multiplexer.GetDatabase(options.Database);
         _key = options.Key;
-        _keys = [$"{{{_key}}}:tat", $"{{{_key}}}:leases", $"{{{_key}}}:held", $"{{{_key}}}:contended"];
+        _keys = [$"{{{_key}}}:tat", $"{{{_key}}}:leases", $"{{{_key}}}:extra", $"{{{_key}}}:contended"];
         _channelName = $"{{{_key}}}:released";
         _channel = RedisChannel.Literal(_channelName);
         _intervalUs = double.IsPositiveInfinity(options.PermitsPerSecond) ? 0 : 1e6 / options.PermitsPerSecond;

@@ -4,8 +4,13 @@ namespace AsyncPatterns.Redis.Internal;
 /// The Lua scripts behind <see cref="RedisRateLimiter"/>. Each runs atomically on the server, so one call decides one
 /// attempt for every process at once. Times are microseconds since the Unix epoch, taken from the server's <c>TIME</c>
 /// (or passed in, for tests). Keys: 1 the rate state (the GCRA's theoretical arrival time, TAT), 2 the held leases
-/// (a sorted set of <c>count:id</c> scored by expiry), 3 the number of permits they hold, 4 a mark that an acquire was
-/// denied for concurrency within the last two lease times (someone may be waiting for a release).
+/// (a sorted set of <c>count:id</c> scored by expiry), 3 the permits held beyond one per lease (the sum of count − 1
+/// over the held leases; absent when zero, so leases of one permit never touch it), 4 a mark that an acquire was
+/// denied for concurrency within the last two lease times (someone may be waiting for a release). The permits held
+/// are so the number of leases plus key 3: one <c>ZCARD</c> and one <c>GET</c>, with no count to keep for the common
+/// lease of one permit. Keys 2 and 3 expire together, a second after the latest lease expiry any call has set, and a
+/// lease past its expiry (its holder stopped renewing it) is reclaimed when an acquire would otherwise be denied for
+/// concurrency: until then it counts as held, never the other way round.
 /// </summary>
 internal static class RedisScripts
 {
@@ -33,23 +38,18 @@ internal static class RedisScripts
     private const string ReleaseLeases = """
         local released = 0
         if #ARGV >= first then
-          local freed = 0
+          local extra = 0
           for i = first, #ARGV, 2 do
             if redis.call('ZREM', KEYS[2], ARGV[i]) == 1 then
               released = released + 1
-              freed = freed + tonumber(ARGV[i + 1])
+              extra = extra + tonumber(ARGV[i + 1]) - 1
             end
           end
-          if released > 0 then
-            if redis.call('ZCARD', KEYS[2]) == 0 then
-              redis.call('DEL', KEYS[3])
-            else
-              local left = redis.call('DECRBY', KEYS[3], freed)
-              if left < 0 then redis.call('SET', KEYS[3], 0, 'KEEPTTL') end
-            end
-            if redis.call('EXISTS', KEYS[4]) == 1 then
-              redis.call('PUBLISH', channel, '1')
-            end
+          if extra > 0 and redis.call('DECRBY', KEYS[3], extra) <= 0 then
+            redis.call('DEL', KEYS[3])
+          end
+          if released > 0 and redis.call('EXISTS', KEYS[4]) == 1 then
+            redis.call('PUBLISH', channel, '1')
           end
         end
 
@@ -105,21 +105,31 @@ internal static class RedisScripts
           if excess > 1 then retry = math.ceil(excess) end
         end
         local held = 0
+        local extra = 0
         local earliest = 0
         local concok = true
         if maxc > 0 then
-          local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
-          held = tonumber(redis.call('GET', KEYS[3]) or '0')
-          if #expired > 0 then
-            redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
-            for _, m in ipairs(expired) do
-              held = held - tonumber(string.match(m, '^(%d+):'))
-            end
-            if redis.call('ZCARD', KEYS[2]) == 0 or held < 0 then held = 0 end
-            if held == 0 then
-              redis.call('DEL', KEYS[3])
-            else
-              redis.call('SET', KEYS[3], held, 'KEEPTTL')
+          local leases = redis.call('ZCARD', KEYS[2])
+          extra = tonumber(redis.call('GET', KEYS[3]) or '0')
+          held = leases + extra
+          if held + need > maxc then
+            local expired = redis.call('ZRANGEBYSCORE', KEYS[2], '-inf', now)
+            if #expired > 0 then
+              redis.call('ZREMRANGEBYSCORE', KEYS[2], '-inf', now)
+              local freed = 0
+              for _, m in ipairs(expired) do
+                freed = freed + tonumber(string.match(m, '^(%d+):')) - 1
+              end
+              if freed > 0 then
+                extra = extra - freed
+                if extra <= 0 then
+                  extra = 0
+                  redis.call('DEL', KEYS[3])
+                else
+                  redis.call('DECRBY', KEYS[3], freed)
+                end
+              end
+              held = leases - #expired + extra
             end
           end
           if held + need > maxc then
@@ -143,8 +153,12 @@ internal static class RedisScripts
             local ttl = math.ceil(tonumber(ARGV[6]) / 1000) + 1000
             redis.call('ZADD', KEYS[2], now + tonumber(ARGV[6]), ARGV[5])
             redis.call('PEXPIRE', KEYS[2], ttl)
+            if n > 1 then
+              redis.call('INCRBY', KEYS[3], n - 1)
+              extra = extra + n - 1
+            end
+            if extra > 0 then redis.call('PEXPIRE', KEYS[3], ttl) end
             held = held + n
-            redis.call('SET', KEYS[3], held, 'PX', ttl)
           end
         end
         if charged and tat > now then
