@@ -180,4 +180,67 @@ public sealed partial class RedisRateLimiterTests
         attempts.Count(l => l.IsAcquired).Should().BeInRange(1, allowed);
         granted.Should().HaveCount(attempts.Count(l => l.IsAcquired));
     }
+
+    [Fact]
+    public async Task EveryScript_ServerScriptCacheFlushed_SentAgainByTextOnceAndThenByDigest()
+    {
+        await using var server = await RedisServer.StartAsync();
+        using var multiplexer = await SharedRedis.ConnectAsync(server.ConnectionString + ",allowAdmin=true");
+        var admin = multiplexer.GetServer(server.ConnectionString);
+        var time = FakeClock.Create();
+        using var logs = new FakeLoggerProvider();
+        using var loggerFactory = LoggerFactory.Create(builder => builder.AddProvider(logs));
+        var options = FakeClockOptions(multiplexer, time);
+        options.MaxConcurrency = 4;
+        options.LeaseTime = TimeSpan.FromSeconds(3);
+        options.LoggerFactory = loggerFactory;
+        await using var limiter = new RedisRateLimiter(options);
+        var leasesKey = $"{{{options.Key}}}:leases";
+        var database = multiplexer.GetDatabase();
+
+        // Each script runs once by its text (the server may not have it), which loads it.
+        var first = await limiter.AcquireAsync(Ct);
+        first.IsAcquired.Should().BeTrue();
+        first.Dispose();
+        await EventuallyAsync(() => database.SortedSetLength(leasesKey) == 0, "the release reached Redis");
+        using var held = limiter.AttemptAcquire();
+        held.IsAcquired.Should().BeTrue();
+        var before = limiter.RoundTrips;
+        await time.AdvanceAsync(TimeSpan.FromSeconds(1));
+        await EventuallyAsync(() => limiter.RoundTrips == before + 1, "the first renewal ran");
+
+        // Flushed: a script sent by its digest is not known; the limiter sends its text once and carries on.
+        await admin.ScriptFlushAsync();
+        before = limiter.RoundTrips;
+        using (var lease = await limiter.AcquireAsync(Ct))
+        {
+            lease.IsAcquired.Should().BeTrue("the acquire script is sent again by its text");
+            (limiter.RoundTrips - before).Should().Be(2, "the digest was unknown (one reply), then the text ran");
+            before = limiter.RoundTrips;
+        }
+
+        await EventuallyAsync(() => database.SortedSetLength(leasesKey) == 1, "the release reached Redis");
+        (limiter.RoundTrips - before).Should().Be(2, "the flush emptied the whole cache: the release script also costs one reply, once");
+
+        await admin.ScriptFlushAsync();
+        before = limiter.RoundTrips;
+        var attempt = limiter.AttemptAcquire();
+        attempt.IsAcquired.Should().BeTrue("AttemptAcquire sends the text again too");
+        (limiter.RoundTrips - before).Should().Be(2);
+        before = limiter.RoundTrips;
+        var again = limiter.AttemptAcquire();
+        again.IsAcquired.Should().BeTrue();
+        (limiter.RoundTrips - before).Should().Be(1, "once reloaded, the digest is known again");
+        attempt.Dispose();
+        again.Dispose();
+
+        await EventuallyAsync(() => database.SortedSetLength(leasesKey) == 1, "the releases reached Redis");
+        await admin.ScriptFlushAsync();
+        before = limiter.RoundTrips;
+        await time.AdvanceAsync(TimeSpan.FromSeconds(1));
+        await EventuallyAsync(() => limiter.RoundTrips == before + 2, "the renewal was sent again by its text");
+        var expiry = await database.SortedSetScoreAsync(leasesKey, (await database.SortedSetRangeByRankAsync(leasesKey))[0]);
+        expiry.Should().Be((time.GetUtcNow() + options.LeaseTime - DateTimeOffset.UnixEpoch).Ticks / 10, "the renewal ran at the fake clock's time");
+        logs.Collector.GetSnapshot().Should().NotContain(r => r.Id.Name == "RenewFailed" || r.Id.Name == "ReleaseFailed" || r.Id.Name == "LeaseLost");
+    }
 }

@@ -86,6 +86,7 @@ internal sealed class RedisLimiterCore : IDisposable
     private long _failedCount;
     private long _roundTrips;
     private long _leaseSequence;
+    private int _loadedScripts;               // bits of the scripts this limiter has seen run: sent by digest from then on
 
     public RedisLimiterCore(RateLimiter owner, RedisRateLimiterOptions options)
     {
@@ -197,7 +198,7 @@ internal sealed class RedisLimiterCore : IDisposable
         {
             CountRoundTrip("acquire");
             arguments = AcquireArguments(permitCount, member, TakeCharge());
-            var result = _database.ScriptEvaluate(RedisScripts.Acquire, _keys, arguments);
+            var result = Evaluate(RedisScripts.AcquireScript, arguments);
             reply = OnReply(Reply.Parse(result), permitCount);
         }
 #pragma warning disable CA1031 // Every failure of Redis is a fault the policy handles.
@@ -607,41 +608,106 @@ internal sealed class RedisLimiterCore : IDisposable
         var charge = TakeCharge();
         CountRoundTrip("acquire");
         var arguments = AcquireArguments(permitCount, member, charge);
-        Task<RedisResult> call;
-        try
+        RedisResult result;
+        while (true)
         {
-            call = _database.ScriptEvaluateAsync(RedisScripts.Acquire, _keys, arguments);
-        }
-        catch
-        {
-            RestoreCharge(charge);
-            RequeueReleases(arguments);
-            throw;
+            Task<RedisResult> call;
+            try
+            {
+                call = SendAsync(RedisScripts.AcquireScript, arguments);
+            }
+            catch
+            {
+                RestoreCharge(charge);
+                RequeueReleases(arguments);
+                throw;
+            }
+
+            try
+            {
+                result = await call.WaitAsync(_operationTimeout, _time, cancellationToken).ConfigureAwait(false);
+                break;
+            }
+            catch (Exception ex) when (RedisScript.IsUnknown(ex) && Forget(RedisScripts.AcquireScript))
+            {
+                // The script did not run: send its text, which loads it again.
+                CountRoundTrip("acquire");
+            }
+            catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+            {
+                // The call may still run on the server: give back what it grants, and observe its fault. The releases it
+                // carried are sent again (a second release of a lease frees nothing more).
+                Track(ObserveLateAsync(call, permitCount, member));
+                RestoreCharge(charge);
+                RequeueReleases(arguments);
+                throw;
+            }
+            catch
+            {
+                RestoreCharge(charge);
+                RequeueReleases(arguments);
+                throw;
+            }
         }
 
+        Loaded(RedisScripts.AcquireScript);
+        return OnReply(Reply.Parse(result), permitCount);
+    }
+
+    /// <summary>Sends a script by its digest once this limiter has seen it run (so the server has it), else by its text.</summary>
+    private Task<RedisResult> SendAsync(RedisScript script, RedisValue[] arguments) =>
+        (Volatile.Read(ref _loadedScripts) & script.Bit) != 0
+            ? _database.ScriptEvaluateAsync(script.Hash, _keys, arguments)
+            : _database.ScriptEvaluateAsync(script.Text, _keys, arguments);
+
+    /// <summary><see cref="SendAsync"/>, synchronously, sending the text again when the server no longer knows the digest.</summary>
+    private RedisResult Evaluate(RedisScript script, RedisValue[] arguments)
+    {
         RedisResult result;
         try
         {
-            result = await call.WaitAsync(_operationTimeout, _time, cancellationToken).ConfigureAwait(false);
+            result = (Volatile.Read(ref _loadedScripts) & script.Bit) != 0
+                ? _database.ScriptEvaluate(script.Hash, _keys, arguments)
+                : _database.ScriptEvaluate(script.Text, _keys, arguments);
         }
-        catch (Exception ex) when (ex is TimeoutException or OperationCanceledException)
+        catch (Exception ex) when (RedisScript.IsUnknown(ex) && Forget(script))
         {
-            // The call may still run on the server: give back what it grants, and observe its fault. The releases it
-            // carried are sent again (a second release of a lease frees nothing more).
-            Track(ObserveLateAsync(call, permitCount, member));
-            RestoreCharge(charge);
-            RequeueReleases(arguments);
-            throw;
-        }
-        catch
-        {
-            RestoreCharge(charge);
-            RequeueReleases(arguments);
-            throw;
+            CountRoundTrip("acquire");
+            result = _database.ScriptEvaluate(script.Text, _keys, arguments);
         }
 
-        return OnReply(Reply.Parse(result), permitCount);
+        Loaded(script);
+        return result;
     }
+
+    /// <summary>A script call of the release or renew loop: bounded by the operation timeout, sent again by text when the server no longer knows the digest.</summary>
+    private async Task<RedisResult> EvaluateAsync(RedisScript script, RedisValue[] arguments, string operation)
+    {
+        RedisResult result;
+        try
+        {
+            result = await SendAsync(script, arguments).WaitAsync(_operationTimeout, _time).ConfigureAwait(false);
+        }
+        catch (Exception ex) when (RedisScript.IsUnknown(ex) && Forget(script))
+        {
+            CountRoundTrip(operation);
+            result = await SendAsync(script, arguments).WaitAsync(_operationTimeout, _time).ConfigureAwait(false);
+        }
+
+        Loaded(script);
+        return result;
+    }
+
+    private void Loaded(RedisScript script)
+    {
+        if ((Volatile.Read(ref _loadedScripts) & script.Bit) == 0)
+        {
+            Interlocked.Or(ref _loadedScripts, script.Bit);
+        }
+    }
+
+    /// <summary>Sends the script by its text from now on; true when it was sent by digest (so sending it again may help).</summary>
+    private bool Forget(RedisScript script) => (Interlocked.And(ref _loadedScripts, ~script.Bit) & script.Bit) != 0;
 
     private RedisValue[] AcquireArguments(int permitCount, string member, int charge)
     {
@@ -836,10 +902,7 @@ internal sealed class RedisLimiterCore : IDisposable
         try
         {
             CountRoundTrip("release");
-            var result = await _database
-                .ScriptEvaluateAsync(RedisScripts.Release, _keys, arguments)
-                .WaitAsync(_operationTimeout, _time)
-                .ConfigureAwait(false);
+            var result = await EvaluateAsync(RedisScripts.ReleaseScript, arguments, "release").ConfigureAwait(false);
             if ((long)result > 0)
             {
                 SignalRelease();
@@ -883,10 +946,7 @@ internal sealed class RedisLimiterCore : IDisposable
         try
         {
             CountRoundTrip("renew");
-            var result = await _database
-                .ScriptEvaluateAsync(RedisScripts.Renew, _keys, arguments)
-                .WaitAsync(_operationTimeout, _time)
-                .ConfigureAwait(false);
+            var result = await EvaluateAsync(RedisScripts.RenewScript, arguments, "renew").ConfigureAwait(false);
             var lost = (RedisResult[])result!;
             if (lost.Length > 0)
             {
