@@ -227,6 +227,47 @@ public sealed partial class RedisRateLimiterTests(SharedRedis redis)
     }
 
     [Fact]
+    public async Task AcquireAsync_ManyWaitersOnOnePermitInTwoProcesses_EveryReleaseWakesAWaiterNoneSleepsToTheLeaseExpiry()
+    {
+        using var first = await redis.ConnectAsync();
+        using var second = await redis.ConnectAsync();
+        var key = NewKey();
+        RedisRateLimiter Create(IConnectionMultiplexer multiplexer) => new(new()
+        {
+            OperationTimeout = Slow,
+            ConnectionMultiplexer = multiplexer,
+            Key = key,
+            MaxConcurrency = 1,
+            QueueLimit = 100,
+            LeaseTime = TimeSpan.FromMinutes(5),
+        });
+        await using var a = Create(first);
+        await using var b = Create(second);
+        var holders = 0;
+        var most = 0;
+
+        // A wake-up lost between a release and a waiter going to sleep leaves that waiter asleep until the lease
+        // expires, five minutes on: far past the bound below.
+        async Task LoopAsync(RateLimiter limiter)
+        {
+            for (var i = 0; i < 50; i++)
+            {
+                using var lease = await limiter.AcquireAsync(1, Ct).AsTask().WaitAsync(TimeSpan.FromSeconds(30), Ct);
+                lease.IsAcquired.Should().BeTrue();
+                var now = Interlocked.Increment(ref holders);
+                InterlockedMax(ref most, now);
+                await Task.Yield();
+                Interlocked.Decrement(ref holders);
+            }
+        }
+
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(i => Task.Run(() => LoopAsync(i % 2 == 0 ? a : b), Ct)));
+
+        most.Should().Be(1, "one permit across both processes");
+        (a.GetStatistics()!.TotalSuccessfulLeases + b.GetStatistics()!.TotalSuccessfulLeases).Should().Be(400);
+    }
+
+    [Fact]
     public async Task Release_NoAcquireDeniedForConcurrency_PublishesNothing()
     {
         using var multiplexer = await redis.ConnectAsync();

@@ -165,7 +165,7 @@ internal sealed class RedisLimiterCore : IDisposable
         {
             return new RateLimiterStatistics
             {
-                CurrentAvailablePermits = _available,
+                CurrentAvailablePermits = Volatile.Read(ref _available),
                 CurrentQueuedCount = _queue.PermitCount,
                 TotalFailedLeases = _failedCount,
                 TotalSuccessfulLeases = _successful,
@@ -455,7 +455,7 @@ internal sealed class RedisLimiterCore : IDisposable
                     }
 
                     waiter = next;
-                    version = _releaseVersion;
+                    version = Volatile.Read(ref _releaseVersion);
                 }
 
                 if (CurrentFault() is { } reason)
@@ -564,14 +564,18 @@ internal sealed class RedisLimiterCore : IDisposable
         Task signal;
         lock (_lock)
         {
-            if (_releaseVersion != version)
+            // Marked taken before the version is read, with a full fence between, as SignalRelease increments the
+            // version before it reads the mark: either this sees the release's version, or the release sees the mark.
+            Volatile.Write(ref _releaseSignalTaken, true);
+            Interlocked.MemoryBarrier();
+            if (Volatile.Read(ref _releaseVersion) != version)
             {
                 // A release came while the call was in flight: try again at once.
+                _releaseSignalTaken = false;
                 return;
             }
 
             signal = _releaseSignal.Task;
-            _releaseSignalTaken = true;
         }
 
         // Without a release message, the earliest held lease expires (is reclaimed) then.
@@ -819,26 +823,26 @@ internal sealed class RedisLimiterCore : IDisposable
             _grantObserver?.Invoke(reply.NowUs, permitCount);
         }
 
-        bool recovered;
-        lock (_lock)
+        // Without the lock: each of these is one value written whole, and any recent reply's will do.
+        Volatile.Write(ref _serverOffsetUs, reply.NowUs - MonotonicUs());
+        Volatile.Write(ref _haveOffset, true);
+        var recovered = false;
+        if (reply.Status != RedisScripts.Stale)
         {
-            Volatile.Write(ref _serverOffsetUs, reply.NowUs - MonotonicUs());
-            Volatile.Write(ref _haveOffset, true);
-            if (reply.Status != RedisScripts.Stale)
+            var available = reply.Tokens >= 0 ? reply.Tokens : long.MaxValue;
+            if (_maxConcurrency > 0)
             {
-                var available = reply.Tokens >= 0 ? reply.Tokens : long.MaxValue;
-                if (_maxConcurrency > 0)
-                {
-                    available = Math.Min(available, _maxConcurrency - reply.Held);
-                }
-
-                _available = Math.Max(0, Math.Min(available, PermitLimit));
+                available = Math.Min(available, _maxConcurrency - reply.Held);
             }
 
-            recovered = _faulted && reply.Status != RedisScripts.Stale;
-            if (recovered)
+            Volatile.Write(ref _available, Math.Max(0, Math.Min(available, PermitLimit)));
+            if (Volatile.Read(ref _faulted))
             {
-                _faulted = false;
+                lock (_lock)
+                {
+                    recovered = _faulted;
+                    _faulted = false;
+                }
             }
         }
 
@@ -1005,13 +1009,20 @@ internal sealed class RedisLimiterCore : IDisposable
 
     private void SignalRelease()
     {
+        // Without the lock when no one waits (nearly every release under load): the version is incremented with a full
+        // fence before the mark is read (see WaitAsync).
+        Interlocked.Increment(ref _releaseVersion);
+        if (!Volatile.Read(ref _releaseSignalTaken))
+        {
+            // No one waits for this signal: keep it for the next waiter (the version tells a pump that was in flight).
+            return;
+        }
+
         TaskCompletionSource signal;
         lock (_lock)
         {
-            _releaseVersion++;
             if (!_releaseSignalTaken)
             {
-                // No one waits for this signal: keep it for the next waiter (the version tells a pump that was in flight).
                 return;
             }
 
