@@ -217,6 +217,7 @@ public sealed class ConnectionPoolTimeLimitTests
             return ValueTask.FromResult(true);
         };
         await using var pool = new AsyncConnectionPool<FakeConnection>(options);
+        await using var disposal = new ClockedDisposal(pool, time);
         await (await pool.AcquireAsync(Ct)).DisposeAsync();
 
         await (await pool.AcquireAsync(Ct)).DisposeAsync();
@@ -240,6 +241,7 @@ public sealed class ConnectionPoolTimeLimitTests
         options.LeakDetectionThreshold = TimeSpan.FromSeconds(10); // housekeeping every 2.5 seconds
         options.LoggerFactory = loggerFactory;
         await using var pool = new AsyncConnectionPool<FakeConnection>(options);
+        await using var disposal = new ClockedDisposal(pool, time);
         await (await pool.AcquireAsync(Ct)).DisposeAsync();
         await using var lease = await pool.AcquireAsync(Ct); // the idle connection, not a new one
 
@@ -285,6 +287,7 @@ public sealed class ConnectionPoolTimeLimitTests
         var broken = false;
         options.IsUsable = _ => !Volatile.Read(ref broken);
         await using var pool = new AsyncConnectionPool<FakeConnection>(options);
+        await using var disposal = new ClockedDisposal(pool, time);
         await (await pool.AcquireAsync(Ct)).DisposeAsync();
         Volatile.Write(ref broken, true);
 
