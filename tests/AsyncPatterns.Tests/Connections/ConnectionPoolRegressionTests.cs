@@ -1,3 +1,4 @@
+using System.Diagnostics.Metrics;
 using AsyncPatterns.Connections;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Testing;
@@ -192,6 +193,50 @@ public sealed class ConnectionPoolRegressionTests
         }
 
         factory.Created.Should().OnlyContain(c => c.Disposed, "every connection the pool created is destroyed with it");
+    }
+
+    [Fact]
+    public async Task Housekeeping_MetricsListenerThrowsDuringABackgroundRefill_GivesTheReservedSlotsBackAndRefillsLater()
+    {
+        var time = FakeClock.Create();
+        var name = "refill-metrics-" + Guid.NewGuid().ToString("N");
+        var recorded = 0;
+        using var listener = new MeterListener
+        {
+            InstrumentPublished = (instrument, l) =>
+            {
+                if (instrument.Meter.Name == "AsyncPatterns" && instrument.Name == "db.client.connection.create_time")
+                {
+                    l.EnableMeasurementEvents(instrument);
+                }
+            },
+        };
+        listener.SetMeasurementEventCallback<double>((_, _, tags, _) =>
+        {
+            foreach (var tag in tags)
+            {
+                if (tag.Key == "db.client.connection.pool.name" && Equals(tag.Value, name) && Interlocked.Increment(ref recorded) == 1)
+                {
+                    throw new InvalidOperationException("the metrics exporter fails once");
+                }
+            }
+        });
+        listener.Start();
+        var factory = new FakeConnectionFactory();
+        var options = factory.Options(time);
+        options.Name = name;
+        options.MinSize = 2; // housekeeping every 30 seconds (a quarter of the 2-minute cap)
+        await using var pool = new AsyncConnectionPool<FakeConnection>(options);
+        await using var disposal = new ClockedDisposal(pool, time);
+
+        // The refill's first create succeeds, then recording its create time throws: the two reserved slots come back.
+        await FakeClock.WaitUntilAsync(() => pool.Statistics.Creating == 0, cancellationToken: Ct);
+        pool.Statistics.Idle.Should().Be(0);
+
+        time.Advance(TimeSpan.FromSeconds(30)); // the housekeeping pass starts the refill again
+        await FakeClock.WaitUntilAsync(() => pool.Statistics.Idle == 2, cancellationToken: Ct);
+        pool.Statistics.Creating.Should().Be(0);
+        factory.CreateCalls.Should().Be(3);
     }
 
     [Fact]
