@@ -11,6 +11,45 @@ public sealed class ConnectionPoolDestroyingTests
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
+    public async Task DisposeAsync_CreateFinishingAfterDisposalWhileItsDestroyHangs_CountsAsDrainedAtOnce()
+    {
+        var time = FakeClock.Create();
+        var factory = new FakeConnectionFactory();
+        var options = factory.Options(time, maxSize: 1);
+        options.DrainTimeout = TimeSpan.FromSeconds(10);
+        var createGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var destroying = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var destroyGate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        factory.Next(_ => createGate.Task);
+        options.DestroyAsync = async connection =>
+        {
+            destroying.TrySetResult();
+            await destroyGate.Task;
+            await factory.DestroyAsync(connection);
+        };
+        var pool = new AsyncConnectionPool<FakeConnection>(options);
+        var acquiring = pool.AcquireAsync(Ct).AsTask();
+        await FakeClock.WaitUntilAsync(() => factory.CreateCalls == 1, cancellationToken: Ct);
+        var disposing = pool.DisposeAsync().AsTask();
+
+        createGate.SetResult(); // the connection arrives after disposal began and goes straight to its destroy hook
+        await destroying.Task.WaitAsync(FakeClock.HangTimeout, Ct);
+
+        try
+        {
+            // Nothing is leased or being created any more, so only the cleanup's DrainTimeout is left to wait: 10 s, not 20 s.
+            await time.AdvanceUntilCompletedAsync(disposing, TimeSpan.FromSeconds(1), maxSteps: 15);
+        }
+        finally
+        {
+            destroyGate.TrySetResult();
+        }
+
+        await acquiring.Awaiting(t => t.WaitAsync(FakeClock.HangTimeout, Ct)).Should().ThrowAsync<ObjectDisposedException>();
+        factory.Created.Single().Disposed.Should().BeTrue();
+    }
+
+    [Fact]
     public async Task AcquireAsync_InvalidatedConnectionStillBeingDestroyed_WaitsForItsSlot()
     {
         var (factory, gate, options) = GatedDestroy(maxSize: 1);

@@ -190,6 +190,68 @@ public sealed class ConnectionPoolLogTests : IDisposable
         never.SetResult();
     }
 
+    [Fact]
+    public async Task ReturnAsync_IsUsableSaysNo_LogsValidateFailedWithoutException()
+    {
+        var options = Options(FakeClock.Create());
+        var broken = false;
+        options.IsUsable = _ => !Volatile.Read(ref broken);
+        await using var pool = new AsyncConnectionPool<FakeConnection>(options);
+        var lease = await pool.AcquireAsync(Ct);
+        Volatile.Write(ref broken, true);
+
+        await lease.DisposeAsync();
+
+        var record = _logs.GetSnapshot().Should().ContainSingle().Which;
+        record.Id.Name.Should().Be("ValidateFailed");
+        record.Level.Should().Be(LogLevel.Information);
+        record.Exception.Should().BeNull();
+        pool.Statistics.TotalDestroyed.Should().Be(1);
+    }
+
+    public static TheoryData<string> EventsThatCanFailInTheSink => new()
+    {
+        "ConnectionLeakSuspected", "BackgroundCreateFailed", "DestroyFailed", "ResetFailed", "ValidateFailed", "DrainTimedOut", "CleanupTimedOut",
+    };
+
+    [Theory]
+    [MemberData(nameof(EventsThatCanFailInTheSink))]
+    public void LogEvent_SinkFailsForIt_ReportsBackgroundWorkFailedWithTheSinkError(string failingEvent)
+    {
+        var logs = new FakeLogCollector();
+        using var provider = new FailingSinkLoggerProvider(failingEvent, logs);
+        var logger = provider.CreateLogger("test");
+        var error = new IOException("hook failed");
+
+        ConnectionPoolLog.LeakSuspected(logger, "p", TimeSpan.FromSeconds(2), TimeSpan.FromSeconds(1), "here");
+        ConnectionPoolLog.CreateFailed(logger, "p", error);
+        ConnectionPoolLog.DestroyFailed(logger, "p", error);
+        ConnectionPoolLog.ResetFailed(logger, "p", error);
+        ConnectionPoolLog.ValidateFailed(logger, "p", null);
+        ConnectionPoolLog.DrainTimedOut(logger, "p", TimeSpan.FromSeconds(1), 3);
+        ConnectionPoolLog.CleanupTimedOut(logger, "p", TimeSpan.FromSeconds(1));
+
+        var records = logs.GetSnapshot();
+        records.Should().HaveCount(7, "each event is written or, when its write fails, reported in its place");
+        var report = records.Should().ContainSingle(r => r.Id.Name == "BackgroundWorkFailed").Which;
+        report.Level.Should().Be(LogLevel.Error);
+        report.Exception.Should().BeOfType<InvalidOperationException>().Which.Message.Should().Be("the log sink is unavailable");
+        records.Should().NotContain(r => r.Id.Name == failingEvent);
+    }
+
+    [Fact]
+    public void BackgroundFailed_SinkFailsForThatEventToo_IsDropped()
+    {
+        var logs = new FakeLogCollector();
+        using var provider = new FailingSinkLoggerProvider("BackgroundWorkFailed", logs);
+        var logger = provider.CreateLogger("test");
+
+        var act = () => ConnectionPoolLog.BackgroundFailed(logger, "p", new IOException("hook failed"));
+
+        act.Should().NotThrow();
+        logs.Count.Should().Be(0);
+    }
+
     /// <summary>A log sink that fails when asked to write one particular event, and records every other one.</summary>
     private sealed class FailingSinkLoggerProvider(string failingEvent, FakeLogCollector logs) : ILoggerProvider
     {

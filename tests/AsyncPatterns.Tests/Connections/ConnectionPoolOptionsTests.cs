@@ -1,5 +1,6 @@
 using AsyncPatterns.Connections;
 using AsyncPatterns.Connections.Internal;
+using Microsoft.Extensions.Configuration;
 
 namespace AsyncPatterns.Tests.Connections;
 
@@ -40,6 +41,49 @@ public sealed class ConnectionPoolOptionsTests
         options.Name.Should().Be(nameof(FakeConnection));
         options.CreateAsync.Should().BeNull();
         options.LoggerFactory.Should().BeNull();
+    }
+
+    [Fact]
+    public void Bind_EveryKeyPresent_SetsEveryLimitTheConfigurationNames()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection([
+            new("MinSize", "2"),
+            new("MaxSize", "7"),
+            new("AcquireTimeout", "00:00:03"),
+            new("IdleTimeout", "00:04:00"),
+            new("MaxLifetime", "01:00:00"),
+            new("MaxLifetimeJitter", "0.1"),
+            new("ValidateAfterIdle", "00:00:01.5"),
+            new("LeakDetectionThreshold", "00:02:00"),
+            new("DrainTimeout", "00:00:05"),
+            new("Name", "orders"),
+        ]).Build();
+        var options = new ConnectionPoolOptions<FakeConnection>();
+
+        options.Bind(configuration);
+
+        options.MinSize.Should().Be(2);
+        options.MaxSize.Should().Be(7);
+        options.AcquireTimeout.Should().Be(TimeSpan.FromSeconds(3));
+        options.IdleTimeout.Should().Be(TimeSpan.FromMinutes(4));
+        options.MaxLifetime.Should().Be(TimeSpan.FromHours(1));
+        options.MaxLifetimeJitter.Should().Be(0.1);
+        options.ValidateAfterIdle.Should().Be(TimeSpan.FromSeconds(1.5));
+        options.LeakDetectionThreshold.Should().Be(TimeSpan.FromMinutes(2));
+        options.DrainTimeout.Should().Be(TimeSpan.FromSeconds(5));
+        options.Name.Should().Be("orders");
+    }
+
+    [Fact]
+    public void Bind_EmptySection_LeavesEveryLimitAsItWas()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection([new("Unrelated", "1")]).Build();
+        var options = new ConnectionPoolOptions<FakeConnection> { IdleTimeout = TimeSpan.FromMinutes(4), Name = "orders" };
+
+        options.Bind(configuration);
+
+        options.Should().BeEquivalentTo(new ConnectionPoolOptions<FakeConnection> { IdleTimeout = TimeSpan.FromMinutes(4), Name = "orders" },
+            o => o.Excluding(x => x.Randomizer).Excluding(x => x.TimeProvider));
     }
 
     [Theory]

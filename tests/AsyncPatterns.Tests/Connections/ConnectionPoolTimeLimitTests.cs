@@ -202,6 +202,102 @@ public sealed class ConnectionPoolTimeLimitTests
         logs.GetSnapshot().Should().HaveCount(2).And.OnlyContain(r => r.Id.Name == "ConnectionLeakSuspected");
     }
 
+    [Fact]
+    public async Task AcquireAsync_OnlyValidateAfterIdleSet_ValidatesOnlyAConnectionIdleThatLong()
+    {
+        var time = FakeClock.Create();
+        var validations = 0;
+        var options = new FakeConnectionFactory().Options(time);
+        options.MaxLifetime = Timeout.InfiniteTimeSpan;
+        options.IdleTimeout = Timeout.InfiniteTimeSpan;
+        options.ValidateAfterIdle = TimeSpan.FromSeconds(1);
+        options.ValidateAsync = (_, _) =>
+        {
+            Interlocked.Increment(ref validations);
+            return ValueTask.FromResult(true);
+        };
+        await using var pool = new AsyncConnectionPool<FakeConnection>(options);
+        await using var disposal = new ClockedDisposal(pool, time);
+        await (await pool.AcquireAsync(Ct)).DisposeAsync();
+
+        await (await pool.AcquireAsync(Ct)).DisposeAsync();
+        validations.Should().Be(0, "the connection was returned less than ValidateAfterIdle ago");
+        time.Advance(TimeSpan.FromSeconds(1));
+        await using var lease = await pool.AcquireAsync(Ct);
+
+        validations.Should().Be(1, "the connection has been idle for ValidateAfterIdle");
+        lease.Connection.Id.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task Housekeeping_OnlyLeakDetectionThresholdSet_ReportsALeaseTakenFromTheIdleStack()
+    {
+        var time = FakeClock.Create();
+        var logs = new FakeLogCollector();
+        using var loggerFactory = LoggerFactory.Create(b => b.AddProvider(new FakeLoggerProvider(logs)));
+        var options = new FakeConnectionFactory().Options(time);
+        options.MaxLifetime = Timeout.InfiniteTimeSpan;
+        options.IdleTimeout = Timeout.InfiniteTimeSpan;
+        options.LeakDetectionThreshold = TimeSpan.FromSeconds(10); // housekeeping every 2.5 seconds
+        options.LoggerFactory = loggerFactory;
+        await using var pool = new AsyncConnectionPool<FakeConnection>(options);
+        await using var disposal = new ClockedDisposal(pool, time);
+        await (await pool.AcquireAsync(Ct)).DisposeAsync();
+        await using var lease = await pool.AcquireAsync(Ct); // the idle connection, not a new one
+
+        await time.AdvanceAsync(TimeSpan.FromSeconds(7.5));
+        logs.Count.Should().Be(0);
+        await time.AdvanceAsync(TimeSpan.FromSeconds(2.5));
+
+        lease.Connection.Id.Should().Be(1);
+        logs.GetSnapshot().Should().ContainSingle().Which.Id.Name.Should().Be("ConnectionLeakSuspected");
+    }
+
+    [Fact]
+    public async Task Housekeeping_OnlyIdleTimeoutSet_EvictsTheIdleConnection()
+    {
+        var time = FakeClock.Create();
+        var options = new FakeConnectionFactory().Options(time);
+        options.MaxLifetime = Timeout.InfiniteTimeSpan;
+        options.IdleTimeout = TimeSpan.FromMinutes(1); // housekeeping every 15 seconds
+        await using var pool = new AsyncConnectionPool<FakeConnection>(options);
+        await (await pool.AcquireAsync(Ct)).DisposeAsync();
+
+        await time.AdvanceAsync(TimeSpan.FromSeconds(45));
+        pool.Statistics.Idle.Should().Be(1);
+        await time.AdvanceAsync(TimeSpan.FromSeconds(15));
+
+        pool.Statistics.Idle.Should().Be(0);
+        pool.Statistics.TotalDestroyed.Should().Be(1);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_UnusableIdleConnectionWithNoTimeLimits_ReplacesItWithinTheAcquireTimeout()
+    {
+        var time = FakeClock.Create();
+        var factory = new FakeConnectionFactory();
+        var options = factory.Options(time);
+        options.MaxLifetime = Timeout.InfiniteTimeSpan;
+        options.IdleTimeout = Timeout.InfiniteTimeSpan;
+        options.CreateAsync = ct =>
+        {
+            ct.ThrowIfCancellationRequested(); // a create given no time left fails at once
+            return factory.CreateAsync(ct);
+        };
+        var broken = false;
+        options.IsUsable = _ => !Volatile.Read(ref broken);
+        await using var pool = new AsyncConnectionPool<FakeConnection>(options);
+        await using var disposal = new ClockedDisposal(pool, time);
+        await (await pool.AcquireAsync(Ct)).DisposeAsync();
+        Volatile.Write(ref broken, true);
+
+        // The replacement is created within the 30-second acquire timeout that has just begun, not after it.
+        await using var lease = await pool.AcquireAsync(Ct);
+
+        lease.Connection.Id.Should().Be(2);
+        factory.Created.First().Disposed.Should().BeTrue();
+    }
+
     /// <summary>A clock whose timestamps tick three times per <see cref="TimeSpan"/> tick, like a high-resolution Stopwatch.</summary>
     private sealed class FastTimestampTimeProvider(FakeTimeProvider inner) : TimeProvider
     {
