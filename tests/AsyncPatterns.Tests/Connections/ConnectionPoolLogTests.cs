@@ -116,7 +116,8 @@ public sealed class ConnectionPoolLogTests : IDisposable
         await using var pool = new AsyncConnectionPool<FakeConnection>(options);
         await using var disposal = new ClockedDisposal(pool, time);
 
-        await FakeClock.WaitUntilAsync(() => logs.Count > 0, cancellationToken: Ct);
+        // The failure is logged before the refill gives its slot back, on the refill's thread: wait for both.
+        await FakeClock.WaitUntilAsync(() => logs.Count > 0 && pool.Statistics.Creating == 0, cancellationToken: Ct);
 
         var record = logs.GetSnapshot().Should().ContainSingle().Which;
         record.Id.Name.Should().Be("BackgroundWorkFailed");
@@ -125,7 +126,10 @@ public sealed class ConnectionPoolLogTests : IDisposable
         var statistics = pool.Statistics;
         statistics.Creating.Should().Be(0, "the slot reserved for the failed create is given back: {0}", statistics);
         statistics.Idle.Should().Be(1);
-        await time.AdvanceUntilAsync(() => pool.Statistics.Idle == 2, TimeSpan.FromSeconds(10), maxSteps: 10);
+
+        // The next housekeeping pass (every 30 s here: a quarter of the 2-minute cap) refills, on the thread pool.
+        await time.AdvanceAsync(TimeSpan.FromSeconds(30));
+        await FakeClock.WaitUntilAsync(() => pool.Statistics.Idle == 2, cancellationToken: Ct);
         factory.CreateCalls.Should().Be(3);
     }
 

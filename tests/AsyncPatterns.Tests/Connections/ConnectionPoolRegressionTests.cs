@@ -196,47 +196,74 @@ public sealed class ConnectionPoolRegressionTests
     }
 
     [Fact]
-    public async Task Housekeeping_MetricsListenerThrowsDuringABackgroundRefill_GivesTheReservedSlotsBackAndRefillsLater()
+    public async Task EveryPath_MeterListenerThrowsOnEveryMeasurement_LosesOnlyTheMeasurementsNeverAConnectionOrASlot()
     {
         var time = FakeClock.Create();
-        var name = "refill-metrics-" + Guid.NewGuid().ToString("N");
-        var recorded = 0;
+        var name = "throwing-listener-" + Guid.NewGuid().ToString("N");
+        var thrown = 0;
         using var listener = new MeterListener
         {
             InstrumentPublished = (instrument, l) =>
             {
-                if (instrument.Meter.Name == "AsyncPatterns" && instrument.Name == "db.client.connection.create_time")
+                if (instrument.Meter.Name == "AsyncPatterns" && instrument.Name.StartsWith("db.client.connection.", StringComparison.Ordinal))
                 {
                     l.EnableMeasurementEvents(instrument);
                 }
             },
         };
-        listener.SetMeasurementEventCallback<double>((_, _, tags, _) =>
+        void ThrowForThisPool(ReadOnlySpan<KeyValuePair<string, object?>> tags)
         {
             foreach (var tag in tags)
             {
-                if (tag.Key == "db.client.connection.pool.name" && Equals(tag.Value, name) && Interlocked.Increment(ref recorded) == 1)
+                if (tag.Key == "db.client.connection.pool.name" && Equals(tag.Value, name))
                 {
-                    throw new InvalidOperationException("the metrics exporter fails once");
+                    Interlocked.Increment(ref thrown);
+                    throw new InvalidOperationException("the metrics exporter is broken");
                 }
             }
-        });
+        }
+
+        listener.SetMeasurementEventCallback<double>((_, _, tags, _) => ThrowForThisPool(tags));
+        listener.SetMeasurementEventCallback<long>((_, _, tags, _) => ThrowForThisPool(tags));
         listener.Start();
         var factory = new FakeConnectionFactory();
-        var options = factory.Options(time);
+        var options = factory.Options(time, maxSize: 3);
         options.Name = name;
-        options.MinSize = 2; // housekeeping every 30 seconds (a quarter of the 2-minute cap)
+        options.MinSize = 2;
+        options.AcquireTimeout = TimeSpan.FromSeconds(5);
         await using var pool = new AsyncConnectionPool<FakeConnection>(options);
         await using var disposal = new ClockedDisposal(pool, time);
 
-        // The refill's first create succeeds, then recording its create time throws: the two reserved slots come back.
-        await FakeClock.WaitUntilAsync(() => pool.Statistics.Creating == 0, cancellationToken: Ct);
-        pool.Statistics.Idle.Should().Be(0);
-
-        time.Advance(TimeSpan.FromSeconds(30)); // the housekeeping pass starts the refill again
+        // The background refill: recording each create time throws, and both connections are pooled all the same.
         await FakeClock.WaitUntilAsync(() => pool.Statistics.Idle == 2, cancellationToken: Ct);
         pool.Statistics.Creating.Should().Be(0);
+
+        // Leases from the idle stack (wait time) and one created for the caller (create time), then a timeout.
+        var leases = new List<PooledConnection<FakeConnection>>();
+        for (var i = 0; i < 3; i++)
+        {
+            leases.Add(await pool.AcquireAsync(Ct));
+        }
+
+        var timedOut = pool.AcquireAsync(Ct).AsTask();
+        pool.Statistics.Waiting.Should().Be(1, "{0}", pool.Statistics);
+        await time.AdvanceAsync(TimeSpan.FromSeconds(5));
+        await FluentActions.Awaiting(() => timedOut.WaitAsync(FakeClock.HangTimeout, Ct)).Should()
+            .ThrowAsync<ConnectionPoolTimeoutException>("the caller gets the pool's timeout, not the listener's error");
+
+        // Returns (use time) pool every connection again.
+        foreach (var lease in leases)
+        {
+            await lease.DisposeAsync();
+        }
+
+        var statistics = pool.Statistics;
+        statistics.Idle.Should().Be(3, "every connection is pooled again: {0}", statistics);
+        statistics.Busy.Should().Be(0);
+        statistics.Creating.Should().Be(0);
         factory.CreateCalls.Should().Be(3);
+        factory.Created.Should().OnlyContain(c => c.DisposeCount == 0, "no connection was dropped on the way");
+        Volatile.Read(ref thrown).Should().BeGreaterThanOrEqualTo(2 + 3 + 1 + 3, "every create, wait, timeout and use measurement threw");
     }
 
     [Fact]

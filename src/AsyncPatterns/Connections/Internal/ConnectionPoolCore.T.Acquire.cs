@@ -199,7 +199,7 @@ internal sealed partial class ConnectionPoolCore<TConnection>
     private ConnectionPoolTimeoutException TimedOut()
     {
         Interlocked.Increment(ref _timeouts);
-        ConnectionPoolMetrics.Timeouts.Add(1, PoolNameTag);
+        CountTimeout();
         return new ConnectionPoolTimeoutException(Name, _maxSize, _acquireTimeout);
     }
 
@@ -280,7 +280,7 @@ internal sealed partial class ConnectionPoolCore<TConnection>
 
         if (ConnectionPoolMetrics.WaitTime.Enabled && now != NoTime)
         {
-            ConnectionPoolMetrics.WaitTime.Record(Seconds(waitStart, now), PoolNameTag);
+            Record(ConnectionPoolMetrics.WaitTime, Seconds(waitStart, now));
         }
 
         return new PooledConnection<TConnection>(this, entry, Volatile.Read(ref entry.Version));

@@ -27,7 +27,7 @@ internal sealed partial class ConnectionPoolCore<TConnection>
         var now = _returnReadsClock || ConnectionPoolMetrics.UseTime.Enabled ? _time.GetTimestamp() : NoTime;
         if (ConnectionPoolMetrics.UseTime.Enabled && now != NoTime && entry.LeasedAt != NoTime)
         {
-            ConnectionPoolMetrics.UseTime.Record(Seconds(entry.LeasedAt, now), PoolNameTag);
+            Record(ConnectionPoolMetrics.UseTime, Seconds(entry.LeasedAt, now));
         }
 
         // A connection its user closed, or whose provider noticed the server went away, is destroyed, not pooled.

@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Diagnostics.Metrics;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -331,7 +332,37 @@ internal sealed partial class ConnectionPoolCore<TConnection> : IConnectionPoolM
     {
         if (ConnectionPoolMetrics.CreateTime.Enabled)
         {
-            ConnectionPoolMetrics.CreateTime.Record(Seconds(started, now), PoolNameTag);
+            Record(ConnectionPoolMetrics.CreateTime, Seconds(started, now));
+        }
+    }
+
+    /// <summary>
+    /// Records one measurement. Meter listeners run inline, on the pool's own path: one that throws loses only this
+    /// measurement, never the connection or the slot the pool was accounting for when it recorded it.
+    /// </summary>
+    private void Record(Histogram<double> instrument, double seconds)
+    {
+        try
+        {
+            instrument.Record(seconds, PoolNameTag);
+        }
+#pragma warning disable CA1031 // A listener's failure is the listener's: the pool's accounting must go on.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
+        }
+    }
+
+    private void CountTimeout()
+    {
+        try
+        {
+            ConnectionPoolMetrics.Timeouts.Add(1, PoolNameTag);
+        }
+#pragma warning disable CA1031 // As in Record: the caller still gets its ConnectionPoolTimeoutException.
+        catch (Exception)
+#pragma warning restore CA1031
+        {
         }
     }
 
